@@ -1,0 +1,123 @@
+// nvmeoe host library: connects to an nvmeoe target over raw Ethernet (Fabrics Connect on the admin
+// queue, controller enable, Identify, I/O queues), keeps the association alive, and offers
+// asynchronous and synchronous I/O. One event-loop thread per controller runs the protocol;
+// completion callbacks run on that thread and must not block. docs/PROTOCOL.md has the wire format.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace nvmeoe {
+
+class Link;
+struct MacAddress;
+class Status;
+template <typename T>
+class Result;
+
+struct ConnectOptions {
+  std::string host_iface;           // local interface (ignored when a link is given)
+  std::string target_mac;           // "aa:bb:cc:dd:ee:ff"
+  std::string subnqn;
+  std::string hostnqn;              // empty: /etc/nvme/hostnqn, else a generated uuid NQN
+  std::string hostid;               // empty: /etc/nvme/hostid, else derived from the host NQN
+  uint16_t ethertype = 0x88B5;
+  uint16_t nr_io_queues = 1;
+  uint16_t queue_size = 128;        // I/O queue entries
+  uint32_t kato_ms = 5000;          // keep-alive timeout given to the target; 0 disables
+  bool header_digest = false;
+  bool data_digest = false;
+  std::chrono::milliseconds connect_timeout{5000};   // overall, per queue handshake
+  std::chrono::milliseconds io_timeout{30000};        // NVMe command timeout (all retries)
+  std::chrono::milliseconds retransmit_timeout{200};  // first retransmission of a lost command
+};
+
+struct NamespaceInfo {
+  uint32_t nsid = 0;
+  uint64_t blocks = 0;        // NSZE
+  uint32_t block_size = 512;  // from LBADS
+  uint64_t used_blocks = 0;   // NUSE
+  bool read_only = false;
+  std::array<uint8_t, 16> nguid{};
+};
+
+struct ControllerInfo {
+  uint16_t cntlid = 0;
+  std::string serial, model, firmware, subnqn;
+  uint32_t max_transfer = 0;  // bytes per command
+  uint32_t version = 0;
+};
+
+// Outcome of one NVMe command: the NVMe status in Linux layout (0 = success; see nvme/spec.h) and
+// completion dword 0.
+struct Completion {
+  uint16_t status = 0;
+  uint32_t dw0 = 0;
+  bool ok() const { return (status & 0x7ff) == 0; }
+};
+using IoCallback = std::function<void(const Completion&)>;
+
+struct QueueStats {
+  uint16_t qid = 0;
+  uint16_t size = 0;
+  uint64_t commands = 0, retransmits = 0, timeouts = 0, errors = 0, in_flight = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+};
+
+struct DsmRange {
+  uint64_t slba = 0;
+  uint32_t nlb = 0;  // blocks (not 0-based)
+};
+
+class HostController {
+ public:
+  // Opens a packet link on options.host_iface and connects. Errors name the cause: interface,
+  // permissions, no answer from the target (after connect_timeout), refused host, wrong NQN.
+  static Result<std::unique_ptr<HostController>> connect(const ConnectOptions& options);
+  // Connects over an existing link (tests use a memory link).
+  static Result<std::unique_ptr<HostController>> connect(std::unique_ptr<Link> link, const ConnectOptions& options);
+  virtual ~HostController() = default;
+
+  virtual const ControllerInfo& controller() const = 0;
+  virtual const std::vector<NamespaceInfo>& namespaces() const = 0;
+  virtual std::string hostnqn() const = 0;
+  virtual std::string target_mac() const = 0;
+  virtual std::string local_iface() const = 0;
+  virtual uint16_t io_queue_count() const = 0;
+  virtual std::vector<QueueStats> stats() const = 0;
+  // False once the association is lost (keep-alive failure, target gone) or disconnected.
+  virtual bool alive() const = 0;
+
+  // Asynchronous I/O; `queue` picks an I/O queue (1..io_queue_count()), 0 lets the library choose.
+  // Buffers must stay valid until the callback runs. nlb counts blocks (not 0-based).
+  virtual void read(uint32_t nsid, uint64_t slba, uint32_t nlb, void* buf, IoCallback cb, uint16_t queue = 0) = 0;
+  virtual void write(uint32_t nsid, uint64_t slba, uint32_t nlb, const void* buf, IoCallback cb, uint16_t queue = 0,
+                     bool fua = false) = 0;
+  virtual void flush(uint32_t nsid, IoCallback cb, uint16_t queue = 0) = 0;
+  virtual void write_zeroes(uint32_t nsid, uint64_t slba, uint32_t nlb, IoCallback cb, uint16_t queue = 0) = 0;
+  virtual void deallocate(uint32_t nsid, std::vector<DsmRange> ranges, IoCallback cb, uint16_t queue = 0) = 0;
+  // Any admin command (64-byte SQE as bytes), with a data buffer in the direction the opcode says.
+  virtual void admin(std::span<const uint8_t> sqe, std::span<uint8_t> data, IoCallback cb) = 0;
+
+  // Synchronous forms: block until the command completes (never call from a callback).
+  Completion read_sync(uint32_t nsid, uint64_t slba, uint32_t nlb, void* buf);
+  Completion write_sync(uint32_t nsid, uint64_t slba, uint32_t nlb, const void* buf);
+  Completion flush_sync(uint32_t nsid);
+  Completion write_zeroes_sync(uint32_t nsid, uint64_t slba, uint32_t nlb);
+  Completion deallocate_sync(uint32_t nsid, std::vector<DsmRange> ranges);
+  Completion admin_sync(std::span<const uint8_t> sqe, std::span<uint8_t> data);
+
+  // Orderly shutdown: CC.SHN, wait for shutdown complete (bounded), terminate queues. Idempotent.
+  virtual void disconnect() = 0;
+};
+
+// The host NQN nvme-cli would use: /etc/nvme/hostnqn when present, else a stable generated one.
+std::string default_hostnqn();
+
+}  // namespace nvmeoe

@@ -1,0 +1,86 @@
+// Host-side state of one queue association (admin or I/O): command slots indexed by CID, the
+// generation counter, reassembly of controller-to-host data, and the retransmission clock.
+// Owned and touched only by the controller's event-loop thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "nvme/spec.h"
+#include "nvmeoe/host.h"
+#include "wire/frame.h"
+#include "wire/range_set.h"
+
+namespace nvmeoe {
+
+using HostClock = std::chrono::steady_clock;
+
+// A command as the caller hands it in: SQE (CID is assigned at dispatch), data and callback.
+struct HostCommand {
+  Sqe sqe;
+  uint8_t* data = nullptr;  // controller-to-host: filled; host-to-controller: sent
+  uint32_t len = 0;
+  IoCallback cb;
+};
+
+struct HostSlot {
+  bool busy = false;
+  uint32_t gen = 0;
+  HostCommand cmd;
+  DataDirection dir = DataDirection::kNone;
+  RangeSet received;
+  bool have_response = false;
+  Cqe cqe;
+  uint32_t expect = 0;  // controller-to-host bytes the target said it sends
+  bool retransmitted = false;
+  int retries = 0;
+  HostClock::time_point sent_at, rto_at, deadline;
+};
+
+struct HostQueue {
+  enum class State { kIdle, kConnecting, kReady, kFailed };
+  uint16_t qid = 0;
+  uint32_t nonce = 0;
+  State state = State::kIdle;
+  ConnectResponse accept;
+  uint16_t size = 0;          // entries (CIDs 0..size-1)
+  uint32_t max_payload = 0;
+  uint8_t digests = 0;
+  std::vector<HostSlot> slots;
+  std::vector<uint16_t> free_cids;
+  std::deque<HostCommand> waiting;  // flow control: more commands than slots
+  uint32_t next_gen = 0;
+  QueueStats stats;
+  // Round-trip estimate (RFC 6298 style), microseconds.
+  double srtt_us = 0, rttvar_us = 0;
+  bool have_rtt = false;
+  HostClock::time_point connect_sent, connect_deadline;
+  std::function<void(bool ok, const std::string& why)> on_connected;
+
+  uint8_t frame_flags() const {
+    return uint8_t(((digests & digest_bits::kHeader) ? frame_flag::kHeaderDigest : 0) |
+                   ((digests & digest_bits::kData) ? frame_flag::kDataDigest : 0));
+  }
+  void reset_slots(uint16_t n) {
+    size = n;
+    slots.assign(n, HostSlot{});
+    free_cids.clear();
+    for (int i = n - 1; i >= 0; --i) free_cids.push_back(uint16_t(i));
+  }
+  void add_rtt_sample(double us) {
+    if (!have_rtt) {
+      srtt_us = us;
+      rttvar_us = us / 2;
+      have_rtt = true;
+    } else {
+      double err = us - srtt_us;
+      srtt_us += err / 8;
+      rttvar_us += ((err < 0 ? -err : err) - rttvar_us) / 4;
+    }
+  }
+};
+
+}  // namespace nvmeoe

@@ -1,0 +1,325 @@
+// PacketLink: the real-network Link. An AF_PACKET socket bound to one interface and EtherType,
+// receiving through a TPACKET_V3 PACKET_MMAP ring (no copy, no syscall per frame) and sending
+// batches with sendmmsg (frames assembled from up to three pieces by the kernel, no copy here).
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "link/link.h"
+#include "link/netif.h"
+
+namespace nvmeoe {
+
+namespace {
+
+// Receive ring geometry. veth has no flow control, so whatever the ring cannot hold while the
+// receiver is not scheduled is lost. 64 MiB holds ~40k full 1500-byte frames. Blocks are small and
+// many because a block is handed over when full or when its timeout expires, whichever comes first:
+// at low rates every block holds only ~1 ms of traffic, so the block count, not the byte size,
+// bounds how long the receiver may stall (256 blocks: at least 256 ms).
+constexpr size_t kRingBytes = size_t(64) << 20;
+constexpr uint32_t kRingMinBlockSize = 256u << 10;
+// A block is handed to user space at the latest this long after its first frame arrived, which
+// bounds the latency added by batching frames into blocks.
+constexpr uint32_t kRingBlockTimeoutMs = 1;
+// Room for a VLAN tag the kernel may leave in place, on top of Ethernet header and payload.
+constexpr uint32_t kFrameSlack = 4;
+constexpr int kSendBufferBytes = 8 << 20;
+// Frames per sendmmsg call; send() loops over larger batches in chunks of this size.
+constexpr size_t kSendChunk = 256;
+// Each "queue full" answer from sendmmsg costs the frame at the head of the chunk; after this many
+// in a row the rest of the chunk is dropped too, so a saturated link costs a bounded number of
+// syscalls and send() never spins.
+constexpr int kMaxConsecutiveFull = 8;
+
+// Adds to a counter that only the owning thread writes; other threads may read it at any time.
+// A relaxed load+store avoids a locked instruction on the data path.
+inline void bump(std::atomic<uint64_t>& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+class PacketLink final : public Link {
+ public:
+  PacketLink(InterfaceInfo info, uint16_t ethertype) : info_(std::move(info)), ethertype_(ethertype) {}
+  ~PacketLink() override {
+    if (ring_ != nullptr) ::munmap(ring_, ring_size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  PacketLink(const PacketLink&) = delete;
+  PacketLink& operator=(const PacketLink&) = delete;
+
+  Status open();
+
+  MacAddress local_mac() const override { return info_.mac; }
+  uint32_t mtu() const override { return info_.mtu; }
+  uint16_t ethertype() const override { return ethertype_; }
+  std::string name() const override { return info_.name; }
+  int wait_fd() const override { return fd_; }
+
+  size_t receive(FunctionRef<void(std::span<const uint8_t>)> sink, size_t max) override;
+  Status send(std::span<const TxFrame> frames) override;
+  Counters counters() const override;
+
+ private:
+  tpacket_block_desc* block(uint32_t index) const {
+    return reinterpret_cast<tpacket_block_desc*>(ring_ + size_t(index) * block_size_);
+  }
+  void release_block();
+  // Sends msgs_[0..count) (already built); returns an error only for a broken link.
+  Status send_chunk(size_t count);
+
+  InterfaceInfo info_;
+  uint16_t ethertype_;
+  int fd_ = -1;
+
+  // Receive ring and the reader's position in it, kept across receive() calls so a block can be
+  // consumed over several calls.
+  uint8_t* ring_ = nullptr;
+  size_t ring_size_ = 0;
+  uint32_t block_size_ = 0;
+  uint32_t block_count_ = 0;
+  uint32_t current_block_ = 0;
+  bool in_block_ = false;
+  uint32_t frames_left_in_block_ = 0;
+  const uint8_t* next_frame_ = nullptr;
+
+  // Preallocated so that send() never allocates.
+  sockaddr_ll dest_{};
+  std::array<mmsghdr, kSendChunk> msgs_{};
+  std::array<iovec, kSendChunk * 3> iovs_{};
+
+  std::atomic<uint64_t> rx_frames_{0}, tx_frames_{0}, tx_dropped_{0}, rx_truncated_{0};
+  // Kernel ring drops; PACKET_STATISTICS resets on read, so they are accumulated here.
+  mutable std::atomic<uint64_t> ring_drops_{0};
+};
+
+Status PacketLink::open() {
+  // Protocol 0 until bind: the socket must not queue frames before the ring exists.
+  fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    int err = errno;
+    if (err == EPERM || err == EACCES)
+      return Status::error("opening an AF_PACKET socket on " + info_.name + " needs CAP_NET_RAW (run as root)", err);
+    return Status::from_errno(err, "opening an AF_PACKET socket on " + info_.name);
+  }
+
+  int version = TPACKET_V3;
+  if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0)
+    return Status::from_errno(errno, "setting TPACKET_V3 on " + info_.name);
+
+  // tp_frame_size only has to hold the largest frame; TPACKET_V3 packs frames back to back.
+  uint32_t frame_size = TPACKET_ALIGN(TPACKET3_HDRLEN + kEthHeaderSize + kFrameSlack + info_.mtu);
+  block_size_ = kRingMinBlockSize;
+  while (block_size_ < 4 * frame_size) block_size_ *= 2;  // only for very large MTUs (loopback)
+  block_count_ = static_cast<uint32_t>(kRingBytes / block_size_);
+  tpacket_req3 req{};
+  req.tp_block_size = block_size_;
+  req.tp_block_nr = block_count_;
+  req.tp_frame_size = frame_size;
+  req.tp_frame_nr = (block_size_ / frame_size) * block_count_;
+  req.tp_retire_blk_tov = kRingBlockTimeoutMs;
+  if (::setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0)
+    return Status::from_errno(errno, "creating the receive ring on " + info_.name);
+
+  ring_size_ = size_t(block_size_) * block_count_;
+  void* ring = ::mmap(nullptr, ring_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
+  if (ring == MAP_FAILED) return Status::from_errno(errno, "mapping the receive ring of " + info_.name);
+  ring_ = static_cast<uint8_t*>(ring);
+
+  // Optional tuning: a missing feature only costs speed, never correctness.
+  int one = 1;
+  (void)::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  // Frames sent by other sockets on this host would otherwise appear as PACKET_OUTGOING; receive()
+  // filters them anyway for kernels without this option.
+  (void)::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+  int sndbuf = kSendBufferBytes;
+  if (::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+
+  sockaddr_ll addr{};
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ethertype_);
+  addr.sll_ifindex = info_.index;
+  if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    if (err == ENODEV || err == ENXIO) return Status::error("interface '" + info_.name + "' not found", ENODEV);
+    if (err == ENETDOWN) return Status::error("interface " + info_.name + " is down", ENETDOWN);
+    return Status::from_errno(err, "binding to interface " + info_.name);
+  }
+
+  dest_ = addr;
+  dest_.sll_halen = ETH_ALEN;
+  for (auto& m : msgs_) {
+    m.msg_hdr.msg_name = &dest_;
+    m.msg_hdr.msg_namelen = sizeof dest_;
+  }
+  return Status::ok();
+}
+
+void PacketLink::release_block() {
+  // The release store hands the block back only after every read of its frames is done.
+  __atomic_store_n(&block(current_block_)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+  current_block_ = (current_block_ + 1) % block_count_;
+  in_block_ = false;
+}
+
+size_t PacketLink::receive(FunctionRef<void(std::span<const uint8_t>)> sink, size_t max) {
+  size_t delivered = 0;
+  uint64_t truncated = 0;
+  while (delivered < max) {
+    if (!in_block_) {
+      tpacket_block_desc* desc = block(current_block_);
+      if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+      in_block_ = true;
+      frames_left_in_block_ = desc->hdr.bh1.num_pkts;
+      next_frame_ = reinterpret_cast<const uint8_t*>(desc) + desc->hdr.bh1.offset_to_first_pkt;
+    }
+    while (frames_left_in_block_ > 0 && delivered < max) {
+      const auto* hdr = reinterpret_cast<const tpacket3_hdr*>(next_frame_);
+      const auto* sll =
+          reinterpret_cast<const sockaddr_ll*>(next_frame_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      const uint8_t* frame = next_frame_ + hdr->tp_mac;
+      uint32_t length = hdr->tp_snaplen;
+      bool whole = hdr->tp_snaplen == hdr->tp_len;
+      // Advance before calling the sink so the position is consistent whatever the sink does.
+      next_frame_ += hdr->tp_next_offset;
+      --frames_left_in_block_;
+      if (sll->sll_pkttype == PACKET_OUTGOING) continue;
+      if (!whole || length < kEthHeaderSize) {
+        ++truncated;
+        continue;
+      }
+      sink(std::span<const uint8_t>(frame, length));
+      ++delivered;
+    }
+    if (frames_left_in_block_ == 0) release_block();
+  }
+  if (delivered) bump(rx_frames_, delivered);
+  if (truncated) bump(rx_truncated_, truncated);
+  return delivered;
+}
+
+Status PacketLink::send(std::span<const TxFrame> frames) {
+  const size_t max_frame = kEthHeaderSize + info_.mtu;
+  uint64_t rejected = 0;
+  size_t count = 0;
+  for (const TxFrame& f : frames) {
+    size_t size = f.size();
+    if (size < kEthHeaderSize || size > max_frame) {
+      // Ethernet semantics: an impossible frame is lost, not an error of the link.
+      LOG_DEBUG("%s: dropping a %zu-byte frame (limit %zu)", info_.name.c_str(), size, max_frame);
+      ++rejected;
+      continue;
+    }
+    iovec* iov = &iovs_[count * 3];
+    size_t pieces = 0;
+    for (std::span<const uint8_t> piece : {f.head, f.body, f.tail}) {
+      if (piece.empty()) continue;
+      iov[pieces].iov_base = const_cast<uint8_t*>(piece.data());
+      iov[pieces].iov_len = piece.size();
+      ++pieces;
+    }
+    msgs_[count].msg_hdr.msg_iov = iov;
+    msgs_[count].msg_hdr.msg_iovlen = pieces;
+    if (++count == kSendChunk) {
+      Status s = send_chunk(count);
+      count = 0;
+      if (!s) {
+        if (rejected) bump(tx_dropped_, rejected);
+        return s;
+      }
+    }
+  }
+  Status s = count ? send_chunk(count) : Status::ok();
+  if (rejected) bump(tx_dropped_, rejected);
+  return s;
+}
+
+Status PacketLink::send_chunk(size_t count) {
+  size_t done = 0;
+  uint64_t sent = 0, dropped = 0;
+  int full_in_a_row = 0;
+  Status result;
+  while (done < count) {
+    int n = ::sendmmsg(fd_, &msgs_[done], static_cast<unsigned>(count - done), MSG_DONTWAIT);
+    if (n > 0) {
+      done += size_t(n);
+      sent += uint64_t(n);
+      full_in_a_row = 0;
+      continue;
+    }
+    int err = n < 0 ? errno : EAGAIN;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+      // The socket or device queue is full: the frame at the head is lost, as on a wire.
+      if (++full_in_a_row >= kMaxConsecutiveFull) {
+        dropped += count - done;
+        done = count;
+      } else {
+        ++dropped;
+        ++done;
+      }
+      continue;
+    }
+    if (err == EMSGSIZE || err == EINVAL) {
+      // Something about this one frame the kernel refuses; the others may still go.
+      LOG_DEBUG("%s: kernel refused a frame: %s", info_.name.c_str(), std::strerror(err));
+      ++dropped;
+      ++done;
+      continue;
+    }
+    if (err == ENETDOWN) {
+      // Carrier or admin state went away; the frames are lost but the link may come back.
+      dropped += count - done;
+      done = count;
+      continue;
+    }
+    dropped += count - done;
+    result = Status::from_errno(err, "sending on " + info_.name);
+    break;
+  }
+  if (sent) bump(tx_frames_, sent);
+  if (dropped) bump(tx_dropped_, dropped);
+  return result;
+}
+
+Link::Counters PacketLink::counters() const {
+  tpacket_stats_v3 stats{};
+  socklen_t len = sizeof stats;
+  if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &stats, &len) == 0 && stats.tp_drops)
+    ring_drops_.fetch_add(stats.tp_drops, std::memory_order_relaxed);
+  Counters c;
+  c.rx_frames = rx_frames_.load(std::memory_order_relaxed);
+  c.tx_frames = tx_frames_.load(std::memory_order_relaxed);
+  c.tx_dropped = tx_dropped_.load(std::memory_order_relaxed);
+  c.rx_dropped = ring_drops_.load(std::memory_order_relaxed) + rx_truncated_.load(std::memory_order_relaxed);
+  return c;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Link>> open_packet_link(const std::string& iface, uint16_t ethertype, uint32_t min_mtu) {
+  Result<InterfaceInfo> info = lookup_interface(iface);
+  if (!info) return info.status();
+  if (!info->up) return Status::error("interface " + iface + " is down", ENETDOWN);
+  if (info->mtu < min_mtu)
+    return Status::error("interface " + iface + " MTU " + std::to_string(info->mtu) +
+                             " is too small; nvmeoe needs at least " + std::to_string(min_mtu),
+                         EMSGSIZE);
+  if (!info->running) LOG_WARN("interface %s has no carrier; frames will be lost until it does", iface.c_str());
+  auto link = std::make_unique<PacketLink>(std::move(info.value()), ethertype);
+  NVMEOE_RETURN_IF_ERROR(link->open());
+  return std::unique_ptr<Link>(std::move(link));
+}
+
+}  // namespace nvmeoe

@@ -1,0 +1,212 @@
+// Target core: subsystem registry, controller lifetime and keep-alive, command dispatch and
+// completion, and the routing of backend completions. The command handlers live in
+// fabrics_cmd.cc (Connect, properties), admin_cmd.cc and io_cmd.cc.
+#include "target/core.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "common/bytes.h"
+#include "common/log.h"
+
+namespace nvmeoe {
+
+namespace {
+
+constexpr size_t kErrorLogEntries = 64;  // Identify ELPE = 63
+// Slack on top of KATO before a controller is declared dead: a host sends its Keep Alive at
+// about half the timeout, but frames queue and timers are coarse on both sides.
+constexpr auto kKeepAliveGrace = std::chrono::milliseconds(500);
+constexpr uint32_t kBroadcastNsid = 0xffffffff;
+
+// FNV-1a over the NQN then the NSID, seeded twice for 128 bits: stable across restarts and
+// different for every (subsystem, namespace) pair in practice.
+std::array<uint8_t, 16> derive_nguid(const std::string& nqn, uint32_t nsid) {
+  std::array<uint8_t, 16> out{};
+  const uint64_t seeds[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+  for (int half = 0; half < 2; ++half) {
+    uint64_t h = seeds[half];
+    auto mix = [&h](uint8_t byte) {
+      h ^= byte;
+      h *= 0x100000001b3ull;
+    };
+    for (unsigned char c : nqn) mix(c);
+    for (int i = 0; i < 4; ++i) mix(uint8_t(nsid >> (8 * i)));
+    put_le64(out.data() + 8 * half, h);
+  }
+  return out;
+}
+
+}  // namespace
+
+Namespace* Subsystem::find_namespace(uint32_t nsid) const {
+  for (const auto& ns : namespaces)
+    if (ns->nsid == nsid) return ns.get();
+  return nullptr;
+}
+
+Controller::Controller(uint16_t cntlid, Subsystem* subsys, std::string hostnqn, std::array<uint8_t, 16> hostid,
+                       uint32_t kato)
+    : kato_ms(kato), cntlid_(cntlid), subsys_(subsys), hostnqn_(std::move(hostnqn)), hostid_(hostid) {
+  last_keep_alive = Clock::now();
+}
+
+void TargetCore::FreeDeleter::operator()(uint8_t* p) const {
+  std::free(p);
+}
+
+TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {}
+
+Status TargetCore::add_subsystem(std::unique_ptr<Subsystem> subsys) {
+  if (!subsys) return Status::error("no subsystem");
+  if (!valid_nqn(subsys->nqn)) return Status::error("invalid subsystem NQN '" + subsys->nqn + "'");
+  if (find_subsystem(subsys->nqn)) return Status::error("duplicate subsystem NQN '" + subsys->nqn + "'", EEXIST);
+  std::set<uint32_t> seen;
+  for (const auto& ns : subsys->namespaces) {
+    if (!ns || !ns->backend) return Status::error(subsys->nqn + ": namespace without a backend");
+    // 0 is no namespace and FFFFFFFFh means "all namespaces" in commands.
+    if (ns->nsid == 0 || ns->nsid == kBroadcastNsid)
+      return Status::error(subsys->nqn + ": invalid NSID " + std::to_string(ns->nsid));
+    if (!seen.insert(ns->nsid).second)
+      return Status::error(subsys->nqn + ": duplicate NSID " + std::to_string(ns->nsid), EEXIST);
+  }
+  std::sort(subsys->namespaces.begin(), subsys->namespaces.end(),
+            [](const auto& a, const auto& b) { return a->nsid < b->nsid; });
+  for (auto& ns : subsys->namespaces) {
+    if (ns->backend->caps().read_only) ns->read_only = true;
+    ns->nguid = derive_nguid(subsys->nqn, ns->nsid);
+  }
+  if (subsys->serial.empty()) subsys->serial = serial_from_nqn(subsys->nqn);
+  LOG_INFO("subsystem %s: %zu namespace(s)", subsys->nqn.c_str(), subsys->namespaces.size());
+  subsystems_.push_back(std::move(subsys));
+  return Status::ok();
+}
+
+Subsystem* TargetCore::find_subsystem(const std::string& nqn) const {
+  for (const auto& s : subsystems_)
+    if (s->nqn == nqn) return s.get();
+  return nullptr;
+}
+
+void TargetCore::execute(Request* req) {
+  req->cqe = Cqe{};
+  req->data_len = 0;
+  req->connected.reset();
+  const Sqe& sqe = req->sqe;
+  bool fabrics = sqe.opcode == admin_opcode::kFabrics;
+  if (fabrics && sqe.fctype() == fabrics_type::kConnect) {
+    // A queue connects once; a second Connect on a bound queue is out of sequence.
+    if (req->ctrl) return complete(req, sc::kCommandSequenceError);
+    return connect(req);
+  }
+  if (!req->ctrl || req->ctrl->dead) return complete(req, sc::kCommandSequenceError);
+  if (req->qid == 0) req->ctrl->last_keep_alive = Clock::now();  // traffic-based keep-alive
+  if (fabrics) return execute_fabrics(req);
+  if (req->qid == 0) return execute_admin(req);
+  execute_io(req);
+}
+
+void TargetCore::complete(Request* req, NvmeStatus status) {
+  req->cqe.status = status;
+  req->cqe.cid = req->sqe.cid;
+  req->cqe.sq_id = req->qid;
+  if (!status_ok(status)) record_error(req);
+  if (req->on_complete) req->on_complete(req);
+}
+
+void TargetCore::record_error(Request* req) {
+  Controller* ctrl = req->ctrl ? req->ctrl.get() : req->connected.get();
+  if (!ctrl) return;
+  ErrorLogEntry e;
+  e.error_count = ++ctrl->error_count;
+  e.sqid = req->qid;
+  e.cid = req->sqe.cid;
+  e.status = req->cqe.status;
+  e.nsid = req->sqe.nsid;
+  uint8_t op = req->sqe.opcode;
+  if (req->qid != 0 && (op == io_opcode::kRead || op == io_opcode::kWrite || op == io_opcode::kWriteZeroes))
+    e.lba = uint64_t(req->sqe.cdw10) | uint64_t(req->sqe.cdw11) << 32;
+  ctrl->error_log.push_front(e);
+  while (ctrl->error_log.size() > kErrorLogEntries) ctrl->error_log.pop_back();
+}
+
+std::vector<uint16_t> TargetCore::expire_keep_alive(Clock::time_point now) {
+  std::vector<uint16_t> expired;
+  for (const auto& [cntlid, ctrl] : controllers_) {
+    if (ctrl->kato_ms == 0) continue;
+    if (now - ctrl->last_keep_alive > std::chrono::milliseconds(ctrl->kato_ms) + kKeepAliveGrace)
+      expired.push_back(cntlid);
+  }
+  for (uint16_t cntlid : expired) {
+    LOG_WARN("controller %u: keep-alive timeout", cntlid);
+    remove_controller(cntlid);
+  }
+  return expired;
+}
+
+void TargetCore::remove_controller(uint16_t cntlid) {
+  auto it = controllers_.find(cntlid);
+  if (it == controllers_.end()) return;
+  std::shared_ptr<Controller> ctrl = it->second;
+  ctrl->dead = true;
+  controllers_.erase(it);
+  auto aer = pending_aers_.find(cntlid);
+  if (aer != pending_aers_.end()) {
+    Request* req = aer->second;
+    pending_aers_.erase(aer);
+    complete(req, sc::kAbortRequested);
+  }
+}
+
+std::shared_ptr<Controller> TargetCore::find_controller(uint16_t cntlid) const {
+  auto it = controllers_.find(cntlid);
+  return it == controllers_.end() ? nullptr : it->second;
+}
+
+void TargetCore::backend_done(const BackendCompletion& c) {
+  uint64_t kind = c.tag & kTagKindMask;
+  if (kind == kTagRequest) return request_op_done(reinterpret_cast<Request*>(c.tag), c.result);
+  if (kind == kTagFlushAll) return flush_all_op_done(reinterpret_cast<FlushAll*>(c.tag & ~kTagKindMask), c.result);
+  LOG_ERROR("backend completion with unknown tag %#llx", static_cast<unsigned long long>(c.tag));
+}
+
+void TargetCore::flush_backends() {
+  for (const auto& s : subsystems_)
+    for (const auto& ns : s->namespaces) ns->backend->flush_submissions();
+}
+
+void TargetCore::reap_backends() {
+  // Indexes, not iterators: a completion callback may re-enter the core.
+  for (size_t i = 0; i < subsystems_.size(); ++i) {
+    Subsystem* s = subsystems_[i].get();
+    for (size_t j = 0; j < s->namespaces.size(); ++j)
+      s->namespaces[j]->backend->reap([this](const BackendCompletion& c) { backend_done(c); });
+  }
+}
+
+std::vector<int> TargetCore::backend_fds() const {
+  std::vector<int> fds;
+  for (const auto& s : subsystems_)
+    for (const auto& ns : s->namespaces) {
+      int fd = ns->backend->wait_fd();
+      if (fd >= 0) fds.push_back(fd);
+    }
+  return fds;
+}
+
+size_t TargetCore::backend_in_flight() const {
+  size_t n = 0;
+  for (const auto& s : subsystems_)
+    for (const auto& ns : s->namespaces) n += ns->backend->in_flight();
+  return n;
+}
+
+void TargetCore::flush_all(void (*done)(void*), void* arg) {
+  std::vector<Namespace*> all;
+  for (const auto& s : subsystems_)
+    for (const auto& ns : s->namespaces) all.push_back(ns.get());
+  start_flush_all(all, done, arg, {});
+}
+
+}  // namespace nvmeoe

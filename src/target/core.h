@@ -1,0 +1,190 @@
+// The target core: subsystems, namespaces, controllers and the NVMe command handlers (admin,
+// Fabrics, I/O). It never sees frames or sockets: the transport hands it Requests and gets them back
+// completed. Single-threaded: all calls come from the thread that owns the target's event loop.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "common/status.h"
+#include "nvme/identify.h"
+#include "target/request.h"
+
+namespace nvmeoe {
+
+using Clock = std::chrono::steady_clock;
+
+struct Namespace {
+  uint32_t nsid = 0;
+  std::unique_ptr<Backend> backend;
+  bool read_only = false;              // namespace exported read-only (or the backend is)
+  std::array<uint8_t, 16> nguid{};     // stable, derived from the subsystem NQN and the NSID
+  // SMART counters, per namespace; summed into the controller's log.
+  uint64_t bytes_read = 0, bytes_written = 0, reads = 0, writes = 0;
+};
+
+struct Subsystem {
+  std::string nqn;
+  std::string serial;                  // default: serial_from_nqn(nqn)
+  std::string model = "nvmeoe";
+  std::vector<std::unique_ptr<Namespace>> namespaces;  // ascending NSID
+  std::set<std::string> allowed_hosts;  // host NQNs; empty and allow_any_host: anyone
+  bool allow_any_host = true;
+  Namespace* find_namespace(uint32_t nsid) const;
+};
+
+struct TargetLimits {
+  uint16_t max_io_queues = 64;          // per controller
+  uint16_t max_queue_size = 1024;       // entries, I/O queues
+  uint16_t max_admin_queue_size = 128;  // entries
+  uint32_t max_transfer = 1u << 20;     // bytes per command (MDTS = log2(max_transfer / 4096))
+  uint32_t default_kato_ms = 120000;    // used when the host asks for 0? no: 0 disables keep-alive
+};
+
+class Controller {
+ public:
+  Controller(uint16_t cntlid, Subsystem* subsys, std::string hostnqn, std::array<uint8_t, 16> hostid, uint32_t kato_ms);
+  uint16_t cntlid() const { return cntlid_; }
+  Subsystem* subsystem() const { return subsys_; }
+  const std::string& hostnqn() const { return hostnqn_; }
+  const std::array<uint8_t, 16>& hostid() const { return hostid_; }
+
+  uint32_t cc = 0;
+  uint32_t csts = 0;
+  uint32_t kato_ms = 0;                 // 0: keep-alive disabled
+  uint16_t io_queues_granted = 0;       // after Set Features Number of Queues (count, not 0-based)
+  bool io_queues_set = false;
+  Clock::time_point last_keep_alive;
+  std::set<uint16_t> connected_io_queues;
+  std::deque<ErrorLogEntry> error_log;  // newest first, bounded
+  uint64_t error_count = 0;
+  bool dead = false;                    // torn down; late completions are dropped by the transport
+
+ private:
+  uint16_t cntlid_;
+  Subsystem* subsys_;
+  std::string hostnqn_;
+  std::array<uint8_t, 16> hostid_;
+};
+
+class TargetCore {
+ public:
+  explicit TargetCore(TargetLimits limits = {});
+
+  // Adds a subsystem. Fails on a duplicate or invalid NQN, duplicate NSID, or an NSID of 0.
+  Status add_subsystem(std::unique_ptr<Subsystem> subsys);
+  Subsystem* find_subsystem(const std::string& nqn) const;
+  const std::vector<std::unique_ptr<Subsystem>>& subsystems() const { return subsystems_; }
+  const TargetLimits& limits() const { return limits_; }
+
+  // Executes one command. Ends, now or later (after backend I/O), in exactly one
+  // req->on_complete(req). req->ctrl is null only for a Fabrics Connect on a fresh queue; any other
+  // command on such a queue completes with Command Sequence Error.
+  void execute(Request* req);
+
+  // Routes a backend completion (tag = the Request*) back to its request.
+  void backend_done(const BackendCompletion& c);
+  // Pushes batched backend submissions out; call once per event-loop turn.
+  void flush_backends();
+  // Reaps all backends; call when a backend's wait_fd is readable, or every turn for RAM.
+  void reap_backends();
+  std::vector<int> backend_fds() const;
+  size_t backend_in_flight() const;
+
+  // Controllers whose keep-alive timer ran out at `now` (KATO with no Keep Alive or other admin
+  // command). They are marked dead and removed; the transport terminates their queues.
+  std::vector<uint16_t> expire_keep_alive(Clock::time_point now);
+  // Tears down a controller (admin queue gone). Pending requests still complete normally.
+  void remove_controller(uint16_t cntlid);
+  std::shared_ptr<Controller> find_controller(uint16_t cntlid) const;
+  size_t controller_count() const { return controllers_.size(); }
+
+  // Flushes every namespace (shutdown). `done` runs once all flushes finish.
+  void flush_all(void (*done)(void*), void* arg);
+
+ private:
+  // Backend op tags carry a kind in the low bits: a Request* (kTagRequest) or a FlushAll*
+  // (kTagFlushAll). Both point to objects aligned to at least 8 bytes.
+  static constexpr uint64_t kTagKindMask = 7;
+  static constexpr uint64_t kTagRequest = 0;
+  static constexpr uint64_t kTagFlushAll = 1;
+
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  // Requests waiting on backend I/O, with the namespace they touch (for SMART counters and DSM
+  // fan-out of several ranges).
+  struct Pending {
+    Request* req = nullptr;
+    Namespace* ns = nullptr;   // null for a Flush of all namespaces
+    uint32_t outstanding = 0;  // backend ops still running for this request
+    NvmeStatus status = sc::kSuccess;
+    uint64_t bytes = 0;                            // data moved by a Read or Write (SMART, data_len)
+    bool flush_after = false;                      // Write with FUA: flush once the write has succeeded
+    std::unique_ptr<uint8_t, FreeDeleter> zeroes;  // Write Zeroes emulated with a plain write
+  };
+  // A fan-out of flushes not tied to a request: flush_all(), or a controller's shutdown
+  // notification (then `shutdown` names the controller whose CSTS.SHST completes).
+  struct FlushAll {
+    uint32_t outstanding = 0;
+    void (*done)(void*) = nullptr;
+    void* arg = nullptr;
+    std::weak_ptr<Controller> shutdown;
+  };
+
+  void execute_admin(Request* req);
+  void execute_fabrics(Request* req);
+  void execute_io(Request* req);
+  void connect(Request* req);
+  void connect_admin(Request* req, Subsystem* subsys, const ConnectCommand& cmd, const ConnectData& data);
+  void connect_io(Request* req, Subsystem* subsys, const ConnectCommand& cmd, const ConnectData& data);
+  void property_get(Request* req);
+  void property_set(Request* req);
+  void update_cc(const std::shared_ptr<Controller>& ctrl, uint32_t cc);
+  void identify(Request* req);
+  void identify_controller(Request* req);
+  void identify_namespace(Request* req);
+  void get_log_page(Request* req);
+  void build_smart_log(Request* req, std::vector<uint8_t>* page, NvmeStatus* status) const;
+  void set_features(Request* req);
+  void get_features(Request* req);
+  void async_event_request(Request* req);
+  void io_rw(Request* req, Namespace* ns, bool write);
+  void io_flush(Request* req, Namespace* ns);
+  void io_write_zeroes(Request* req, Namespace* ns);
+  void io_dsm(Request* req, Namespace* ns);
+  void complete(Request* req, NvmeStatus status);
+  void record_error(Request* req);
+  uint64_t cap() const;
+
+  // Backend plumbing (io_cmd.cc): a Pending record per request, submissions that count
+  // themselves, and the completion side.
+  Pending* start_pending(Request* req, Namespace* ns);
+  void submit_for(Pending* p, Backend* backend, BackendOpKind kind, uint64_t offset, uint64_t length, uint8_t* buf);
+  void finish_if_idle(Request* req);
+  void request_op_done(Request* req, int result);
+  void flush_all_op_done(FlushAll* fa, int result);
+  void start_flush_all(const std::vector<Namespace*>& namespaces, void (*done)(void*), void* arg,
+                       std::weak_ptr<Controller> shutdown);
+  void finish_flush_all(FlushAll* fa);
+
+  TargetLimits limits_;
+  Clock::time_point started_ = Clock::now();  // for SMART power-on hours
+  std::vector<std::unique_ptr<Subsystem>> subsystems_;
+  std::map<uint16_t, std::shared_ptr<Controller>> controllers_;
+  uint16_t next_cntlid_ = 1;
+  std::map<Request*, Pending> pending_;
+  std::vector<std::unique_ptr<FlushAll>> flush_alls_;
+  std::map<uint16_t, Request*> pending_aers_;          // by cntlid; one outstanding AER each
+  std::map<const Namespace*, uint64_t> media_errors_;  // SMART media and data integrity errors
+};
+
+}  // namespace nvmeoe

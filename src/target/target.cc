@@ -1,0 +1,660 @@
+// Target transport: frames in, Requests to the core, completions back out as frames.
+#include "target/target.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/log.h"
+#include "wire/frame.h"
+#include "wire/range_set.h"
+
+namespace nvmeoe {
+namespace {
+
+constexpr size_t kRxBatch = 256;
+constexpr size_t kTxHeaders = 2048;            // header buffers per loop turn before a forced flush
+constexpr size_t kMaxQueues = 4096;            // associations per target, all hosts together
+constexpr auto kUnboundQueueIdle = std::chrono::seconds(30);
+constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
+constexpr int kTerminateRepliesPerSecond = 50;
+
+struct Queue;
+
+struct Slot {
+  enum class State { kIdle, kReceiving, kExecuting, kDone };
+  State state = State::kIdle;
+  bool gen_valid = false;
+  uint32_t gen = 0;
+  uint32_t total = 0;  // SGL length of the current command
+  DataDirection dir = DataDirection::kNone;
+  RangeSet received;
+  AlignedBuffer buf;
+  size_t buf_cap = 0;
+  Request req;
+  Queue* queue = nullptr;
+};
+
+struct Queue {
+  MacAddress host;
+  uint16_t qid = 0;
+  uint32_t nonce = 0;
+  uint16_t size = 0;
+  uint32_t max_payload = 0;
+  uint8_t digests = 0;
+  ConnectResponse accept;
+  std::shared_ptr<Controller> ctrl;
+  std::vector<Slot> slots;
+  Clock::time_point created;
+  bool dead = false;
+  size_t executing = 0;
+  TargetTransport::Impl* impl = nullptr;
+
+  uint8_t frame_flags() const {
+    return uint8_t(((digests & digest_bits::kHeader) ? frame_flag::kHeaderDigest : 0) |
+                   ((digests & digest_bits::kData) ? frame_flag::kDataDigest : 0));
+  }
+};
+
+using QueueKey = std::tuple<std::array<uint8_t, 6>, uint16_t, uint32_t>;
+
+}  // namespace
+
+struct TargetTransport::Impl {
+  TargetCore* core;
+  Link* link;
+  TargetOptions options;
+  int stop_fd = -1;
+  std::atomic<bool> stop_requested{false};
+  bool stopping = false;
+  MacAddress mac;
+  uint16_t ethertype;
+  uint32_t link_max_payload;
+  std::map<QueueKey, std::unique_ptr<Queue>> queues;
+  std::vector<std::unique_ptr<Queue>> graveyard;  // dead queues with commands still executing
+  TargetStats st;
+  // Transmit batch for this loop turn.
+  std::vector<std::array<uint8_t, kFrameHeadroom + kDigestSize>> tx_heads;
+  std::vector<TxFrame> tx;
+  std::vector<uint8_t> tx_dd;  // per frame: has data digest in the head buffer's tail
+  std::vector<std::vector<uint8_t>> tx_owned;  // control frames built whole
+  Clock::time_point terminate_window;
+  int terminate_budget = kTerminateRepliesPerSecond;
+
+  Impl(TargetCore* c, Link* l, TargetOptions o) : core(c), link(l), options(o) {
+    mac = link->local_mac();
+    ethertype = link->ethertype();
+    link_max_payload = max_payload_for_mtu(link->mtu());
+    tx_heads.resize(kTxHeaders);
+    tx.reserve(kTxHeaders + 64);
+    stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  ~Impl() {
+    if (stop_fd >= 0) close(stop_fd);
+  }
+
+  // ---- transmit ----
+  void flush_tx() {
+    if (tx.empty()) return;
+    Status s = link->send(tx);
+    if (!s.is_ok()) LOG_WARN("send failed: %s", s.message().c_str());
+    st.frames_out += tx.size();
+    tx.clear();
+    tx_owned.clear();
+  }
+
+  void queue_frame(const MacAddress& dst, const FrameHeader& h, std::span<const uint8_t> body) {
+    if (tx.size() >= kTxHeaders) flush_tx();
+    auto& head = tx_heads[tx.size()];
+    encode_headers(head.data(), dst, mac, ethertype, h);
+    TxFrame f;
+    f.head = std::span<const uint8_t>(head.data(), kFrameHeadroom);
+    f.body = body;
+    if (h.flags & frame_flag::kDataDigest) {
+      encode_data_digest(body, head.data() + kFrameHeadroom);
+      f.tail = std::span<const uint8_t>(head.data() + kFrameHeadroom, kDigestSize);
+    }
+    tx.push_back(f);
+  }
+
+  // Control frames whose payload is built here (not pointing into a slot buffer).
+  void queue_owned(const MacAddress& dst, FrameHeader h, std::vector<uint8_t> payload) {
+    if (tx.size() >= kTxHeaders) flush_tx();
+    h.length = uint16_t(payload.size());
+    tx_owned.push_back(std::move(payload));
+    queue_frame(dst, h, tx_owned.back());
+  }
+
+  FrameHeader header_for(const Queue& q, FrameKind kind) const {
+    FrameHeader h;
+    h.kind = kind;
+    h.flags = q.frame_flags();
+    h.qid = q.qid;
+    h.cntlid = q.ctrl ? q.ctrl->cntlid() : kNoController;
+    h.nonce = q.nonce;
+    return h;
+  }
+
+  void send_terminate(const MacAddress& dst, uint16_t qid, uint16_t cntlid, uint32_t nonce, TerminateReason why) {
+    FrameHeader h;
+    h.kind = FrameKind::kTerminate;
+    h.qid = qid;
+    h.cntlid = cntlid;
+    h.nonce = nonce;
+    std::vector<uint8_t> p(4, 0);
+    put_le16(p.data(), uint16_t(why));
+    queue_owned(dst, h, std::move(p));
+  }
+
+  // Sends [offset, offset+len) of a slot's controller-to-host data as Data frames.
+  void send_data(Queue& q, Slot& s, uint32_t offset, uint32_t len) {
+    uint32_t end = std::min(offset + len, s.req.data_len);
+    for (uint32_t off = offset; off < end;) {
+      uint32_t n = std::min(q.max_payload, end - off);
+      FrameHeader h = header_for(q, FrameKind::kData);
+      h.cid = s.req.sqe.cid;
+      h.gen = s.gen;
+      h.length = uint16_t(n);
+      h.offset = off;
+      h.total = s.req.data_len;
+      if (off + n == end) h.flags |= frame_flag::kLast;
+      queue_frame(q.host, h, std::span<const uint8_t>(s.buf.get() + off, n));
+      off += n;
+    }
+  }
+
+  void send_response(Queue& q, Slot& s) {
+    FrameHeader h = header_for(q, FrameKind::kResponse);
+    h.cid = s.req.sqe.cid;
+    h.gen = s.gen;
+    h.total = status_ok(s.req.cqe.status) ? s.req.data_len : 0;
+    std::vector<uint8_t> p(kCqeSize);
+    encode_cqe(s.req.cqe, p.data());
+    queue_owned(q.host, h, std::move(p));
+  }
+
+  void send_result(Queue& q, Slot& s) {
+    if (status_ok(s.req.cqe.status) && s.req.data_len) send_data(q, s, 0, s.req.data_len);
+    send_response(q, s);
+  }
+
+  // ---- queue bookkeeping ----
+  void remove_queue(std::map<QueueKey, std::unique_ptr<Queue>>::iterator it) {
+    std::unique_ptr<Queue> q = std::move(it->second);
+    queues.erase(it);
+    q->dead = true;
+    st.associations = queues.size();
+    if (q->executing) graveyard.push_back(std::move(q));
+  }
+
+  void remove_controller_queues(uint16_t cntlid, TerminateReason why, bool notify) {
+    for (auto it = queues.begin(); it != queues.end();) {
+      auto next = std::next(it);
+      Queue& q = *it->second;
+      if (q.ctrl && q.ctrl->cntlid() == cntlid) {
+        if (notify) send_terminate(q.host, q.qid, cntlid, q.nonce, why);
+        remove_queue(it);
+      }
+      it = next;
+    }
+  }
+
+  void reap_graveyard() {
+    for (size_t i = 0; i < graveyard.size();) {
+      if (graveyard[i]->executing == 0) {
+        graveyard[i] = std::move(graveyard.back());
+        graveyard.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  // ---- receive ----
+  void on_frame(std::span<const uint8_t> bytes) {
+    ++st.frames_in;
+    Frame f;
+    DecodeError err = decode_frame(bytes, ethertype, &f);
+    if (err != DecodeError::kNone) {
+      if (err == DecodeError::kHeaderDigest || err == DecodeError::kDataDigest) ++st.digest_errors;
+      ++st.bad_frames;
+      LOG_DEBUG("dropped frame (%zu bytes): %s", bytes.size(), decode_error_name(err));
+      return;
+    }
+    if (f.src.is_multicast() || f.src == mac) {
+      ++st.bad_frames;
+      return;
+    }
+    if (f.h.kind == FrameKind::kDiscoverQuery) {
+      if (f.dst == mac || f.dst.is_broadcast()) on_discover(f);
+      return;
+    }
+    if (f.dst != mac) return;  // not for us (a hub or promiscuous interface)
+    switch (f.h.kind) {
+      case FrameKind::kConnectRequest: on_connect(f); break;
+      case FrameKind::kCommand: on_command(f); break;
+      case FrameKind::kData: on_data(f); break;
+      case FrameKind::kRetransmitRequest: on_retransmit(f); break;
+      case FrameKind::kTerminate: on_terminate(f); break;
+      default: ++st.bad_frames; break;  // frames only a host should receive
+    }
+  }
+
+  // Looks up the association of a frame. Returns null (and counts why) when the frame must be
+  // dropped; `*unknown` tells whether the association itself is unknown (worth a Terminate reply)
+  // rather than a known one that this frame fails to match.
+  Queue* find_queue(const Frame& f, bool* unknown) {
+    *unknown = false;
+    auto it = queues.find(QueueKey{f.src.b, f.h.qid, f.h.nonce});
+    if (it == queues.end()) {
+      *unknown = true;
+      return nullptr;
+    }
+    Queue* q = it->second.get();
+    // After Fabrics Connect every frame names the controller; on the admin queue a host that has
+    // not yet seen the Connect response may still send 0xFFFF (a retransmitted Connect).
+    if (q->ctrl && f.h.cntlid != q->ctrl->cntlid() && !(q->qid == 0 && f.h.cntlid == kNoController)) {
+      ++st.bad_frames;
+      return nullptr;
+    }
+    // Negotiated digests are mandatory: a frame without them is dropped like a lost one.
+    if (((q->digests & digest_bits::kHeader) && !(f.h.flags & frame_flag::kHeaderDigest)) ||
+        ((q->digests & digest_bits::kData) && !(f.h.flags & frame_flag::kDataDigest))) {
+      ++st.digest_errors;
+      return nullptr;
+    }
+    return q;
+  }
+
+  void unknown_association(const Frame& f) {
+    ++st.unknown_association;
+    auto now = Clock::now();
+    if (now - terminate_window > std::chrono::seconds(1)) {
+      terminate_window = now;
+      terminate_budget = kTerminateRepliesPerSecond;
+    }
+    if (terminate_budget > 0) {
+      --terminate_budget;
+      send_terminate(f.src, f.h.qid, f.h.cntlid, f.h.nonce, TerminateReason::kUnknownAssociation);
+    }
+  }
+
+  void on_connect(const Frame& f) {
+    ConnectRequest req;
+    auto key = QueueKey{f.src.b, f.h.qid, f.h.nonce};
+    auto it = queues.find(key);
+    ConnectResponse resp;
+    FrameHeader h;
+    h.kind = FrameKind::kConnectResponse;
+    h.qid = f.h.qid;
+    h.cntlid = f.h.cntlid;
+    h.nonce = f.h.nonce;
+    if (it != queues.end()) {
+      resp = it->second->accept;  // a retransmitted request: same answer
+    } else if (!decode_connect_request(f.payload, &req) || f.h.nonce == 0 || req.queue_size < 2) {
+      resp.result = ConnectResult::kInvalidParameters;
+    } else if (stopping || queues.size() >= kMaxQueues) {
+      resp.result = ConnectResult::kNoResources;
+    } else {
+      const TargetLimits& lim = core->limits();
+      uint16_t max_size = f.h.qid == 0 ? lim.max_admin_queue_size : lim.max_queue_size;
+      resp.queue_size = std::min(req.queue_size, max_size);
+      resp.max_payload = std::min(req.max_payload, link_max_payload);
+      resp.digests = uint8_t(req.digests & ((options.allow_header_digest ? digest_bits::kHeader : 0) |
+                                            (options.allow_data_digest ? digest_bits::kData : 0)));
+      resp.max_transfer = lim.max_transfer;
+      if (resp.max_payload < kSqeSize + kConnectDataSize) {
+        resp = ConnectResponse{};
+        resp.result = ConnectResult::kInvalidParameters;
+      } else {
+        auto q = std::make_unique<Queue>();
+        q->host = f.src;
+        q->qid = f.h.qid;
+        q->nonce = f.h.nonce;
+        q->size = resp.queue_size;
+        q->max_payload = resp.max_payload;
+        q->digests = resp.digests;
+        q->accept = resp;
+        q->created = Clock::now();
+        q->impl = this;
+        q->slots.resize(q->size);
+        for (auto& s : q->slots) s.queue = q.get();
+        LOG_INFO("association from %s queue %u (size %u, %u bytes per frame%s%s)", f.src.str().c_str(), q->qid,
+                 q->size, q->max_payload, (q->digests & digest_bits::kHeader) ? ", header digest" : "",
+                 (q->digests & digest_bits::kData) ? ", data digest" : "");
+        queues.emplace(key, std::move(q));
+        st.associations = queues.size();
+      }
+    }
+    std::vector<uint8_t> p(kConnectPayloadSize);
+    encode_connect_response(resp, p.data());
+    queue_owned(f.src, h, std::move(p));
+  }
+
+  // Answers a command that cannot start without running it through the core.
+  void reject(Queue& q, const Frame& f, uint16_t cid, NvmeStatus status) {
+    FrameHeader h = header_for(q, FrameKind::kResponse);
+    h.cid = cid;
+    h.gen = f.h.gen;
+    Cqe cqe;
+    cqe.cid = cid;
+    cqe.sq_id = q.qid;
+    cqe.status = status;
+    std::vector<uint8_t> p(kCqeSize);
+    encode_cqe(cqe, p.data());
+    queue_owned(q.host, h, std::move(p));
+  }
+
+  void on_command(const Frame& f) {
+    bool unknown = false;
+    Queue* q = find_queue(f, &unknown);
+    if (!q) return unknown ? unknown_association(f) : void();
+    if (f.payload.size() < kSqeSize) {
+      ++st.bad_frames;
+      return;
+    }
+    Sqe sqe = decode_sqe(f.payload.data());
+    if (sqe.cid != f.h.cid) {
+      ++st.bad_frames;
+      return;
+    }
+    if (sqe.cid >= q->size) return reject(*q, f, sqe.cid, sc::kInvalidField | sc::kDnr);
+    Slot& s = q->slots[sqe.cid];
+    if (s.gen_valid && f.h.gen == s.gen) {
+      ++st.duplicates;
+      if (s.state == Slot::State::kDone) send_result(*q, s);
+      else if (s.state == Slot::State::kReceiving) accept_data(*q, s, 0, f.payload.subspan(kSqeSize));
+      return;
+    }
+    if (s.gen_valid && int32_t(f.h.gen - s.gen) < 0) {
+      ++st.stale;
+      return;
+    }
+    if (s.state == Slot::State::kExecuting) {
+      // The host gave up on the previous command in this slot while it still runs; the new one
+      // waits for its retransmission so the two never overlap.
+      ++st.stale;
+      return;
+    }
+    s.gen = f.h.gen;
+    s.gen_valid = true;
+    ++st.commands;
+    if (!sgl_valid(sqe)) return finish_early(*q, s, sqe, sc::kSglInvalidDescriptorType | sc::kDnr);
+    uint32_t total = sgl_length(sqe);
+    DataDirection dir = data_direction(sqe);
+    uint32_t limit = std::max<uint32_t>(core->limits().max_transfer, kIdentifySize);
+    if (total > limit) return finish_early(*q, s, sqe, sc::kInvalidField | sc::kDnr);
+    if (sqe.opcode == admin_opcode::kFabrics && sqe.fctype() == fabrics_type::kConnect) {
+      // The Connect must name the queue it travels on, fit the size the handshake granted, and
+      // come once per association.
+      ConnectCommand cc = decode_connect_command(sqe);
+      if (q->ctrl) return finish_early(*q, s, sqe, sc::kCommandSequenceError | sc::kDnr);
+      if (cc.qid != q->qid) return finish_early(*q, s, sqe, sc::kConnectInvalidParameters | sc::kDnr, 42);
+      if (uint32_t(cc.sqsize) + 1 > q->size) return finish_early(*q, s, sqe, sc::kConnectInvalidParameters | sc::kDnr, 44);
+    }
+    if (dir == DataDirection::kBidirectional) {
+      // No command nvmeoe serves moves data both ways; without data the core judges the opcode.
+      if (total) return finish_early(*q, s, sqe, sc::kInvalidField | sc::kDnr);
+      dir = DataDirection::kNone;
+    }
+    if (total > s.buf_cap) {
+      flush_tx();  // frames queued this turn may still point into the old buffer
+      size_t cap = (size_t(total) + 4095) & ~size_t(4095);
+      s.buf = alloc_aligned(cap);
+      s.buf_cap = cap;
+    }
+    s.req = Request{};
+    s.req.sqe = sqe;
+    s.total = total;
+    s.dir = dir;
+    s.received.clear();
+    s.state = Slot::State::kReceiving;
+    if (dir == DataDirection::kHostToController) {
+      accept_data(*q, s, 0, f.payload.subspan(kSqeSize));
+    } else {
+      execute(*q, s);
+    }
+  }
+
+  // Completes a command the transport refuses before the core sees it.
+  // `ipo`: for Connect Invalid Parameters, the offset of the bad field in the SQE (IATTR 0).
+  void finish_early(Queue& q, Slot& s, const Sqe& sqe, NvmeStatus status, uint16_t ipo = 0) {
+    s.req = Request{};
+    s.req.sqe = sqe;
+    s.req.cqe.dw0 = ipo;
+    s.req.cqe.cid = sqe.cid;
+    s.req.cqe.sq_id = q.qid;
+    s.req.cqe.status = status;
+    s.state = Slot::State::kDone;
+    send_response(q, s);
+  }
+
+  void accept_data(Queue& q, Slot& s, uint32_t offset, std::span<const uint8_t> bytes) {
+    if (s.state != Slot::State::kReceiving || s.dir != DataDirection::kHostToController) return;
+    if (offset > s.total || bytes.size() > s.total - offset) {
+      // More data than the SGL announced: a malformed command, answered rather than left waiting.
+      ++st.bad_frames;
+      finish_early(q, s, s.req.sqe, sc::kDataSglLengthInvalid | sc::kDnr);
+      return;
+    }
+    if (!bytes.empty()) {
+      std::memcpy(s.buf.get() + offset, bytes.data(), bytes.size());
+      s.received.add(offset, bytes.size());
+    }
+    if (s.received.complete(s.total)) execute(q, s);
+  }
+
+  void on_data(const Frame& f) {
+    bool unknown = false;
+    Queue* q = find_queue(f, &unknown);
+    if (!q) return unknown ? unknown_association(f) : void();
+    if (f.h.cid >= q->size) return;
+    Slot& s = q->slots[f.h.cid];
+    if (!s.gen_valid || s.gen != f.h.gen || s.state != Slot::State::kReceiving) {
+      ++st.stale;
+      return;
+    }
+    accept_data(*q, s, f.h.offset, f.payload);
+  }
+
+  void on_retransmit(const Frame& f) {
+    bool unknown = false;
+    Queue* q = find_queue(f, &unknown);
+    if (!q) return unknown ? unknown_association(f) : void();
+    if (f.h.cid >= q->size) return;
+    Slot& s = q->slots[f.h.cid];
+    std::vector<ByteRange> ranges;
+    if (!s.gen_valid || s.gen != f.h.gen || !decode_retransmit_request(f.payload, &ranges)) return;
+    if (s.state != Slot::State::kDone) return;  // still running: the result will come anyway
+    if (status_ok(s.req.cqe.status))
+      for (const auto& r : ranges) send_data(*q, s, r.offset, r.length);
+    send_response(*q, s);
+  }
+
+  void on_terminate(const Frame& f) {
+    auto it = queues.find(QueueKey{f.src.b, f.h.qid, f.h.nonce});
+    if (it == queues.end()) return;
+    std::shared_ptr<Controller> ctrl = it->second->ctrl;
+    LOG_INFO("host %s terminated queue %u", f.src.str().c_str(), f.h.qid);
+    if (f.h.qid == 0 && ctrl) {
+      // The admin queue carries the controller: everything of it goes.
+      remove_controller_queues(ctrl->cntlid(), TerminateReason::kHostDisconnect, false);
+      core->remove_controller(ctrl->cntlid());
+    } else {
+      if (ctrl) ctrl->connected_io_queues.erase(f.h.qid);
+      remove_queue(it);
+    }
+  }
+
+  void on_discover(const Frame& f) {
+    DiscoverQuery query;
+    if (!decode_discover_query(f.payload, &query)) {
+      ++st.bad_frames;
+      return;
+    }
+    std::vector<DiscoverEntry> entries;
+    for (const auto& sub : core->subsystems()) {
+      if (!query.subnqn.empty() && query.subnqn != sub->nqn) continue;
+      if (!sub->allow_any_host && !sub->allowed_hosts.count(query.hostnqn)) continue;
+      DiscoverEntry e;
+      e.subnqn = sub->nqn;
+      e.namespaces = uint16_t(sub->namespaces.size());
+      e.read_only = true;
+      for (const auto& ns : sub->namespaces) {
+        e.capacity_bytes += ns->backend->caps().size_bytes;
+        e.read_only = e.read_only && ns->read_only;
+      }
+      entries.push_back(std::move(e));
+    }
+    size_t first = 0;
+    do {
+      std::vector<uint8_t> p;
+      size_t n = encode_discover_reply(entries, first, link_max_payload, &p);
+      FrameHeader h;
+      h.kind = FrameKind::kDiscoverReply;
+      h.nonce = f.h.nonce;
+      h.offset = uint32_t(first);
+      h.total = uint32_t(entries.size());
+      queue_owned(f.src, h, std::move(p));
+      if (n == 0) break;
+      first += n;
+    } while (first < entries.size());
+  }
+
+  // ---- execution ----
+  void execute(Queue& q, Slot& s) {
+    s.state = Slot::State::kExecuting;
+    ++q.executing;
+    s.req.qid = q.qid;
+    s.req.ctrl = q.ctrl;
+    s.req.data = std::span<uint8_t>(s.buf.get(), s.total);
+    s.req.on_complete = &Impl::on_complete;
+    s.req.transport_ctx = &s;
+    core->execute(&s.req);
+  }
+
+  static void on_complete(Request* req) {
+    Slot& s = *static_cast<Slot*>(req->transport_ctx);
+    Queue& q = *s.queue;
+    Impl& self = *q.impl;
+    s.state = Slot::State::kDone;
+    --q.executing;
+    req->cqe.cid = req->sqe.cid;
+    req->cqe.sq_id = q.qid;
+    if (req->data_len > s.total) req->data_len = s.total;
+    if (q.dead) return;  // association gone: nobody to answer
+    if (req->connected) {
+      q.ctrl = req->connected;
+      if (q.qid) q.ctrl->connected_io_queues.insert(q.qid);
+      LOG_INFO("host %s (%s) connected queue %u to controller %u", q.host.str().c_str(),
+               q.ctrl->hostnqn().c_str(), q.qid, q.ctrl->cntlid());
+    }
+    self.send_result(q, s);
+  }
+
+  void housekeeping(Clock::time_point now) {
+    for (uint16_t cntlid : core->expire_keep_alive(now)) {
+      LOG_WARN("controller %u: keep-alive timeout, association torn down", cntlid);
+      remove_controller_queues(cntlid, TerminateReason::kKeepAliveTimeout, true);
+    }
+    for (auto it = queues.begin(); it != queues.end();) {
+      auto next = std::next(it);
+      Queue& q = *it->second;
+      bool unbound_idle = !q.ctrl && q.executing == 0 && now - q.created > kUnboundQueueIdle;
+      bool orphan = q.ctrl && q.ctrl->dead;
+      if (unbound_idle || orphan) remove_queue(it);
+      it = next;
+    }
+    reap_graveyard();
+  }
+
+  void terminate_all(TerminateReason why) {
+    for (auto it = queues.begin(); it != queues.end();) {
+      auto next = std::next(it);
+      Queue& q = *it->second;
+      send_terminate(q.host, q.qid, q.ctrl ? q.ctrl->cntlid() : kNoController, q.nonce, why);
+      if (q.qid == 0 && q.ctrl) core->remove_controller(q.ctrl->cntlid());
+      remove_queue(it);
+      it = next;
+    }
+    flush_tx();
+  }
+
+  // One loop turn: wait (bounded), receive a batch, run completions, send.
+  void turn(int timeout_ms) {
+    std::vector<pollfd> fds;
+    fds.push_back({link->wait_fd(), POLLIN, 0});
+    fds.push_back({stop_fd, POLLIN, 0});
+    for (int fd : core->backend_fds()) fds.push_back({fd, POLLIN, 0});
+    bool busy = false;
+    if (options.poll_us) {
+      // Bounded busy poll before sleeping: receive without a syscall while traffic flows.
+      auto until = Clock::now() + std::chrono::microseconds(options.poll_us);
+      while (Clock::now() < until) {
+        if (link->receive([&](std::span<const uint8_t> fr) { on_frame(fr); }, kRxBatch)) {
+          busy = true;
+          break;
+        }
+        core->reap_backends();
+        if (!tx.empty()) break;
+      }
+    }
+    if (!busy && tx.empty()) poll(fds.data(), fds.size(), timeout_ms);
+    if (fds[1].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(stop_fd, &v, sizeof v);
+    }
+    for (int i = 0; i < 16; ++i)
+      if (!link->receive([&](std::span<const uint8_t> fr) { on_frame(fr); }, kRxBatch)) break;
+    core->flush_backends();
+    core->reap_backends();
+    flush_tx();
+  }
+};
+
+TargetTransport::TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options)
+    : impl_(std::make_unique<Impl>(core, link.get(), options)), link_(std::move(link)) {}
+
+TargetTransport::~TargetTransport() = default;
+
+void TargetTransport::request_stop() {
+  impl_->stop_requested.store(true);
+  uint64_t one = 1;
+  (void)!write(impl_->stop_fd, &one, sizeof one);
+}
+
+TargetStats TargetTransport::stats() const { return impl_->st; }
+
+Status TargetTransport::run() {
+  Impl& m = *impl_;
+  if (m.stop_fd < 0) return Status::from_errno(errno, "eventfd");
+  auto next_housekeeping = Clock::now();
+  while (!m.stop_requested.load()) {
+    m.turn(int(kHousekeepingPeriod.count()));
+    auto now = Clock::now();
+    if (now >= next_housekeeping) {
+      m.housekeeping(now);
+      next_housekeeping = now + kHousekeepingPeriod;
+    }
+  }
+  // Orderly stop: refuse new associations, let running commands finish, flush, say goodbye.
+  m.stopping = true;
+  LOG_INFO("stopping: %zu commands in flight", m.core->backend_in_flight());
+  auto deadline = Clock::now() + std::chrono::milliseconds(m.options.shutdown_timeout_ms);
+  while (m.core->backend_in_flight() && Clock::now() < deadline) m.turn(10);
+  if (m.core->backend_in_flight()) LOG_WARN("stopping with %zu commands unfinished", m.core->backend_in_flight());
+  bool flushed = false;
+  m.core->flush_all([](void* arg) { *static_cast<bool*>(arg) = true; }, &flushed);
+  while (!flushed && Clock::now() < deadline + std::chrono::seconds(5)) m.turn(10);
+  m.terminate_all(TerminateReason::kTargetShutdown);
+  LOG_INFO("stopped%s", flushed ? "" : " (flush did not finish)");
+  return flushed ? Status::ok() : Status::error("flush did not complete before shutdown timeout", EIO);
+}
+
+}  // namespace nvmeoe

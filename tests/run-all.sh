@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The single test command: builds the normal build (build/) and an ASan+UBSan build (build-asan/),
+# runs the unit tests of both, then every end-to-end test (tests/e2e/e2e_*.sh, each bounded), and
+# ends with "N passed, M failed". Must run as root (network namespaces, raw sockets).
+#
+# Environment: E2E_TIMEOUT (seconds per e2e test, default 300), CTEST_TIMEOUT (per unit test,
+# default 120), TESTS_ONLY="e2e_rw e2e_seed" runs only those e2e tests (and skips nothing else).
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO" || exit 1
+
+if [ "$(id -u)" != 0 ]; then
+  echo "run-all.sh: must run as root: the end-to-end tests create network namespaces and raw sockets" >&2
+  echo "run-all.sh: run: sudo bash tests/run-all.sh" >&2
+  exit 1
+fi
+
+E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+CTEST_TIMEOUT=${CTEST_TIMEOUT:-120}
+JOBS=$(nproc 2>/dev/null || echo 2)
+LOGS="$REPO/build/test-logs"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+
+passed=0
+failed=0
+failures=()
+started=$SECONDS
+
+say() { printf '%s\n' "$*"; }
+header() { printf '\n===== %s =====\n' "$*"; }
+result() {  # result NAME STATUS [DETAIL]
+  local name=$1 rc=$2 detail=${3:-}
+  if [ "$rc" = 0 ]; then
+    passed=$((passed + 1))
+    say "PASS $name${detail:+ ($detail)}"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    say "FAIL $name${detail:+ ($detail)}"
+  fi
+}
+show_log_tail() {  # on failure: the end of a log
+  say "----- last lines of $1 -----"
+  tail -n "${2:-150}" "$1"
+  say "----- end of $1 -----"
+}
+
+# build DIR NAME CMAKE_ARGS...: configures and builds; returns the status.
+build() {
+  local dir=$1 name=$2 log="$LOGS/build-$2.log" rc=0
+  shift 2
+  local t0=$SECONDS
+  { cmake -S "$REPO" -B "$REPO/$dir" -G Ninja "$@" && ninja -C "$REPO/$dir" -j "$JOBS"; } >"$log" 2>&1 || rc=$?
+  result "build ($name)" "$rc" "$((SECONDS - t0)) s"
+  [ "$rc" = 0 ] || show_log_tail "$log" 60
+  return "$rc"
+}
+
+# unit DIR NAME: runs ctest; each unit test counts as one result.
+unit() {
+  local dir=$1 name=$2 log="$LOGS/unit-$2.log" rc=0
+  local t0=$SECONDS
+  (cd "$REPO/$dir" && ctest --output-on-failure --timeout "$CTEST_TIMEOUT" -j "$JOBS") >"$log" 2>&1 || rc=$?
+  local total ok bad
+  total=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#' "$log" || true)
+  ok=$(grep -E '^ *[0-9]+/[0-9]+ Test +#' "$log" | grep -c ' Passed ' || true)
+  bad=$((total - ok))
+  if [ "$total" = 0 ]; then
+    result "unit tests ($name): no tests found" 1
+    show_log_tail "$log" 60
+    return
+  fi
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  grep -E '^ *[0-9]+/[0-9]+ Test +#' "$log" | grep -v ' Passed ' | sed 's/^ */FAIL unit ('"$name"'): /'
+  if [ "$bad" = 0 ] && [ "$rc" != 0 ]; then  # ctest failed without a failing test
+    failed=$((failed + 1))
+    bad="ctest exited $rc;"
+  fi
+  if [ "$bad" = 0 ]; then
+    say "PASS unit tests ($name): $ok of $total in $((SECONDS - t0)) s"
+  else
+    failures+=("unit tests ($name): $bad failed of $total")
+    say "FAIL unit tests ($name): $ok of $total passed in $((SECONDS - t0)) s"
+    show_log_tail "$log" 200
+  fi
+}
+
+# e2e SCRIPT [LABEL [ENV...]]: runs one end-to-end test, bounded, then checks it left nothing behind.
+e2e() {
+  local script=$1 label=${2:-$(basename "$1" .sh)}
+  shift 2 2>/dev/null || shift $#
+  local log="$LOGS/${label// /_}.log" rc=0 t0=$SECONDS
+  local tmp pids_file="$LOGS/${label// /_}.pids"
+  tmp=$(mktemp -d /tmp/nvmeoe-test.XXXXXX)
+  : >"$pids_file"
+  env "$@" TMPDIR="$tmp" NETNS_REPORT_PIDS="$pids_file" \
+    timeout -k 30 "$E2E_TIMEOUT" bash "$script" >"$log" 2>&1 </dev/null || rc=$?
+  local detail="$((SECONDS - t0)) s"
+  [ "$rc" = 124 ] && detail="timed out after $E2E_TIMEOUT s"
+  # Leftovers: namespaces named after the test's PIDs, processes with its temp dir in their
+  # environment, files in its temp dir.
+  local leftovers="" pid ns p
+  while read -r pid; do
+    [ -n "$pid" ] || continue
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- "-[th]-$pid\$"); do
+      leftovers+=" namespace $ns;"
+      ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+      ip netns del "$ns" 2>/dev/null
+    done
+  done <"$pids_file"
+  for p in /proc/[0-9]*; do
+    if grep -qs -- "TMPDIR=$tmp" "$p/environ" 2>/dev/null; then
+      leftovers+=" process ${p#/proc/} ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-80));"
+      kill -KILL "${p#/proc/}" 2>/dev/null
+    fi
+  done
+  if [ -n "$(ls -A "$tmp" 2>/dev/null)" ]; then leftovers+=" files in $tmp: $(ls -A "$tmp" | tr '\n' ' ');"; fi
+  rm -rf "$tmp" "$pids_file"
+  if [ -n "$leftovers" ]; then
+    echo "left behind:$leftovers" >>"$log"
+    [ "$rc" = 0 ] && rc=1
+    detail+="; left behind:$leftovers"
+  fi
+  result "$label" "$rc" "$detail"
+  [ "$rc" = 0 ] || show_log_tail "$log" 150
+}
+
+header "Build"
+build build normal
+build_rc=$?
+
+header "Unit tests"
+if [ "$build_rc" = 0 ]; then
+  unit build normal
+else
+  result "unit tests (normal): not run, the build failed" 1
+fi
+
+header "End-to-end tests (network namespaces, build/bin)"
+if [ "$build_rc" = 0 ]; then
+  for t in "$REPO"/tests/e2e/e2e_*.sh; do
+    name=$(basename "$t" .sh)
+    if [ -n "${TESTS_ONLY:-}" ] && [[ " $TESTS_ONLY " != *" $name "* ]]; then continue; fi
+    e2e "$t" "$name"
+  done
+else
+  result "end-to-end tests: not run, the build failed" 1
+fi
+
+header "Sanitizer build (ASan + UBSan)"
+build build-asan asan -DNVMEOE_SANITIZE=ON
+asan_rc=$?
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if [ "$asan_rc" = 0 ]; then
+  unit build-asan asan
+  # The robustness test once more with the sanitized target and host: memory errors that do not
+  # crash a normal build show up here.
+  if [ -z "${TESTS_ONLY:-}" ] || [[ " $TESTS_ONLY " == *" e2e_garbage "* ]]; then
+    e2e "$REPO/tests/e2e/e2e_garbage.sh" "e2e_garbage (asan)" NVMEOE_BIN_DIR="$REPO/build-asan/bin" GARBAGE_FRAMES=2000
+  fi
+else
+  result "unit tests (asan): not run, the sanitizer build failed" 1
+fi
+
+header "Summary ($((SECONDS - started)) s; logs in build/test-logs/)"
+for f in "${failures[@]}"; do say "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

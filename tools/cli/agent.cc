@@ -1,0 +1,389 @@
+// Process plumbing of the controller agent: fork and detach, report back to the waiting parent over
+// an inherited pipe, claim a controller name, serve the control socket, clean up on exit.
+//
+// Status pipe lines (agent -> parent): "PID <pid>", then exactly one of "OK <name>" or
+// "ERR <message>". The parent treats EOF without either as the agent dying.
+#include "cli/agent.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <atomic>
+#include <fstream>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/agent_server.h"
+#include "cli/args.h"
+#include "cli/control.h"
+#include "cli/run_files.h"
+#include "common/status.h"
+
+namespace nvmeoe::cli {
+
+namespace {
+
+volatile sig_atomic_t g_stop_signal = 0;
+
+void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+void write_status_line(int fd, const std::string& line) {
+  std::string msg = line;
+  for (char& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
+  msg += '\n';
+  const char* p = msg.data();
+  size_t left = msg.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the parent went away; nothing more to tell it
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void detach_stdio() {
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return;
+  ::dup2(null_fd, STDIN_FILENO);
+  ::dup2(null_fd, STDOUT_FILENO);
+  ::dup2(null_fd, STDERR_FILENO);
+  if (null_fd > STDERR_FILENO) ::close(null_fd);
+}
+
+// The stop signals stay blocked in every thread (the library's and the client threads inherit the
+// mask) and are only let through while the main loop waits in ppoll(), so they interrupt that wait
+// at once. Returns the mask to wait with.
+sigset_t install_signal_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals, wait_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &wait_mask);
+  sigdelset(&wait_mask, SIGTERM);
+  sigdelset(&wait_mask, SIGINT);
+  sigdelset(&wait_mask, SIGHUP);
+  return wait_mask;
+}
+
+// Serves each client connection on its own thread, so an idle or slow client never holds up
+// another (the library accepts submissions from any thread).
+class ClientPool {
+ public:
+  static constexpr size_t kMaxClients = 64;
+
+  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, int wake_fd)
+      : hc_(hc), name_(std::move(name)), pid_(pid), ethertype_(ethertype), wake_fd_(wake_fd) {}
+  ~ClientPool() { stop(); }
+
+  // Takes ownership of the connected socket `fd`.
+  void add(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (clients_.size() >= kMaxClients) {
+      syslog(LOG_WARNING, "%s: too many control connections; refusing one", name_.c_str());
+      ::close(fd);
+      return;
+    }
+    auto client = std::make_unique<Client>();
+    Client* c = client.get();
+    c->fd = fd;
+    clients_.push_back(std::move(client));
+    c->thread = std::thread([this, c] { serve(c); });
+  }
+
+  // Joins the threads of closed connections.
+  void reap() {
+    std::list<std::unique_ptr<Client>> finished;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = clients_.begin(); it != clients_.end();) {
+        if ((*it)->done) {
+          finished.push_back(std::move(*it));
+          it = clients_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& c : finished) c->thread.join();
+  }
+
+  // Ends every open connection and joins all threads.
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& c : clients_)
+        if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
+    }
+    for (auto& c : clients_) c->thread.join();
+    clients_.clear();
+  }
+
+  bool disconnect_requested() const { return disconnect_.load(); }
+
+ private:
+  struct Client {
+    int fd = -1;
+    std::thread thread;
+    bool done = false;  // guarded by mu_; once set, only the client's own thread touches fd
+  };
+
+  void serve(Client* c) {
+    ControlStream stream(c->fd);  // closes fd when this function returns, after `done` is set
+    stream.set_timeout(std::chrono::seconds(60));
+    AgentServer server(hc_, name_, pid_, ethertype_);
+    if (server.serve_connection(stream)) {
+      disconnect_ = true;
+      uint64_t one = 1;
+      if (::write(wake_fd_, &one, sizeof one) < 0) {
+        // The main loop also polls the flag every kAgentAlivePoll.
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    c->done = true;
+  }
+
+  HostController* hc_;
+  std::string name_;
+  int pid_;
+  uint16_t ethertype_;
+  int wake_fd_;
+  std::mutex mu_;
+  std::list<std::unique_ptr<Client>> clients_;
+  std::atomic<bool> disconnect_{false};
+};
+
+Result<int> listen_on(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Status::error("control socket path '" + path + "' is too long; use a shorter NVMEOE_RUN_DIR");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno(errno, "control socket");
+  ::unlink(path.c_str());  // we hold the name's lock, so any socket file there is stale
+  // The socket gives raw access to the namespaces: owner only, whatever the umask.
+  mode_t old_mask = ::umask(077);
+  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  int bind_err = errno;
+  ::umask(old_mask);
+  if (rc != 0) {
+    ::close(fd);
+    return Status::from_errno(bind_err, "binding control socket " + path);
+  }
+  if (::listen(fd, 16) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::from_errno(err, "listening on " + path);
+  }
+  return fd;
+}
+
+Status write_info_file(const std::string& path, const ControllerModel& m) {
+  nlohmann::json j = {{"name", m.name},     {"pid", m.pid},         {"target_mac", m.target_mac},
+                      {"subnqn", m.subnqn}, {"hostnqn", m.hostnqn}, {"iface", m.iface},
+                      {"ethertype", m.ethertype}, {"socket", control_socket_path(m.name)}};
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out) return Status::error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno(errno, "renaming " + tmp);
+  return Status::ok();
+}
+
+// Claims the lowest free controller name by locking its lock file.
+Result<std::string> claim_name(LockFile* lock) {
+  for (unsigned n = 0; n < kMaxControllers; ++n) {
+    std::string name = controller_name(n);
+    std::string error;
+    switch (lock->try_lock(control_lock_path(name), &error)) {
+      case LockFile::Outcome::kLocked: lock->write_pid(); return name;
+      case LockFile::Outcome::kBusy: continue;
+      case LockFile::Outcome::kError: return Status::error(error);
+    }
+  }
+  return Status::error("all " + std::to_string(kMaxControllers) + " controller names are in use");
+}
+
+// The agent proper; runs in the detached grandchild and never returns.
+[[noreturn]] void run_agent(const ConnectOptions& options, int status_fd) {
+  detach_stdio();
+  if (::chdir("/") != 0) {
+    // Staying in the old directory is harmless; it only pins a mount.
+  }
+  const sigset_t wait_mask = install_signal_handlers();
+  ::openlog("nvmeoe-agent", LOG_PID, LOG_DAEMON);
+  int pid = static_cast<int>(::getpid());
+  write_status_line(status_fd, "PID " + std::to_string(pid));
+  auto fail = [&](const std::string& message) {
+    write_status_line(status_fd, "ERR " + message);
+    ::close(status_fd);
+    ::_exit(1);
+  };
+
+  LockFile lock;
+  auto name = claim_name(&lock);
+  if (!name) fail(name.status().message());
+
+  auto connected = HostController::connect(options);
+  if (!connected) {
+    lock.release(true);
+    fail(connected.status().message());
+  }
+  std::unique_ptr<HostController> hc = std::move(connected).value();
+  const std::string sock_path = control_socket_path(*name), json_path = control_json_path(*name);
+
+  auto listen_fd = listen_on(sock_path);
+  if (!listen_fd) {
+    hc->disconnect();
+    lock.release(true);
+    fail(listen_fd.status().message());
+  }
+  ControllerModel model = controller_model(*hc, *name, pid, options.ethertype);
+  if (Status s = write_info_file(json_path, model); !s) syslog(LOG_WARNING, "%s", s.message().c_str());
+
+  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u)", name->c_str(), options.subnqn.c_str(),
+         options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid);
+  write_status_line(status_fd, "OK " + *name);
+  ::close(status_fd);
+
+  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ClientPool clients(hc.get(), *name, pid, options.ethertype, wake_fd);
+  int dead_polls = 0;
+  const char* reason = "disconnect requested";
+  while (!clients.disconnect_requested()) {
+    if (g_stop_signal) {
+      reason = "stopped by signal";
+      break;
+    }
+    if (!hc->alive()) {
+      if (++dead_polls >= 2) {
+        reason = "association lost";
+        syslog(LOG_ERR, "%s: association with %s at %s lost; exiting", name->c_str(), options.subnqn.c_str(),
+               options.target_mac.c_str());
+        break;
+      }
+    } else {
+      dead_polls = 0;
+    }
+    clients.reap();
+    pollfd pfds[2] = {{*listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    timespec timeout{0, static_cast<long>(std::chrono::nanoseconds(kAgentAlivePoll).count())};
+    int rc = ::ppoll(pfds, wake_fd >= 0 ? 2 : 1, &timeout, &wait_mask);
+    if (rc <= 0 || !(pfds[0].revents & POLLIN)) continue;
+    int client = ::accept4(*listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client >= 0) clients.add(client);
+  }
+
+  // Files first, so no new client finds a socket that is about to go away.
+  ::close(*listen_fd);
+  ::unlink(sock_path.c_str());
+  ::unlink(json_path.c_str());
+  clients.stop();
+  if (wake_fd >= 0) ::close(wake_fd);
+  hc->disconnect();
+  hc.reset();
+  syslog(LOG_INFO, "%s: disconnected (%s)", name->c_str(), reason);
+  lock.release(true);
+  ::_exit(0);
+}
+
+}  // namespace
+
+int start_agent(const ConnectOptions& options, std::chrono::milliseconds wait_limit) {
+  if (Status s = ensure_run_dir(run_dir()); !s) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 1;
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("pipe");
+    return 1;
+  }
+  std::fflush(nullptr);  // nothing buffered may be written twice by the children
+  pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("fork");
+    return 1;
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    pid_t agent = ::fork();
+    if (agent != 0) ::_exit(agent < 0 ? 1 : 0);  // the agent is reparented to init: no zombie
+    run_agent(options, fds[1]);
+  }
+  ::close(fds[1]);
+  int wstatus = 0;
+  while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+
+  std::string pending;
+  int agent_pid = 0;
+  auto deadline = std::chrono::steady_clock::now() + wait_limit;
+  while (true) {
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (line.compare(0, 4, "PID ") == 0) {
+        agent_pid = std::atoi(line.c_str() + 4);
+      } else if (line.compare(0, 3, "OK ") == 0) {
+        ::close(fds[0]);
+        std::printf("%s\n", line.c_str() + 3);
+        return 0;
+      } else if (line.compare(0, 4, "ERR ") == 0) {
+        ::close(fds[0]);
+        std::fprintf(stderr, "failed to connect: %s\n", line.c_str() + 4);
+        return 1;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::close(fds[0]);
+      if (agent_pid > 0) ::kill(agent_pid, SIGTERM);
+      std::fprintf(stderr, "failed to connect: no answer from the agent within %lld ms\n",
+                   static_cast<long long>(wait_limit.count()));
+      return 1;
+    }
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    char chunk[512];
+    ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fds[0]);
+      std::fprintf(stderr, "failed to connect: the agent exited without reporting\n");
+      return 1;
+    }
+    pending.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace nvmeoe::cli

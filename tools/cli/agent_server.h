@@ -1,0 +1,45 @@
+// The request side of a controller's agent: executes control-protocol requests (control.h) on a
+// HostController. Kept apart from the process plumbing in agent.h so it can be tested over a
+// socketpair with a fake controller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli/control.h"
+#include "cli/list_model.h"
+#include "nvmeoe/host.h"
+
+namespace nvmeoe::cli {
+
+// Largest NLB of one NVMe Read/Write/Write Zeroes command (the field is 16 bits, 0-based).
+inline constexpr uint32_t kMaxBlocksPerCommand = 65536;
+
+// The info model of a connected controller, named `name` and served by process `pid`.
+ControllerModel controller_model(const HostController& hc, const std::string& name, int pid, uint16_t ethertype);
+
+class AgentServer {
+ public:
+  AgentServer(HostController* hc, std::string name, int pid, uint16_t ethertype)
+      : hc_(hc), name_(std::move(name)), pid_(pid), ethertype_(ethertype) {}
+
+  // Serves requests on one client connection until the client closes it, a protocol error, or a
+  // disconnect request. Returns true when the client asked to disconnect.
+  bool serve_connection(ControlStream& stream);
+
+ private:
+  // Executes one request whose write data (if any) is in buf_. Sets *out_bytes to the number of
+  // bytes of buf_ to send after an ok reply.
+  ControlReply execute(const ControlRequest& req, uint64_t* out_bytes);
+  ControlReply read_or_write(const ControlRequest& req, const NamespaceInfo& ns, bool write, uint64_t* out_bytes);
+  const NamespaceInfo* find_namespace(uint32_t nsid) const;
+
+  HostController* hc_;
+  std::string name_;
+  int pid_;
+  uint16_t ethertype_;
+  std::vector<uint8_t> buf_;  // reused across requests: no allocation per I/O after warm-up
+};
+
+}  // namespace nvmeoe::cli

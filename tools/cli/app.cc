@@ -1,0 +1,86 @@
+// CLI11 validators, log options and exit-status mapping for the nvmeoe tools.
+#include "cli/app.h"
+
+#include <algorithm>
+
+#include "cli/args.h"
+#include "common/log.h"
+
+namespace nvmeoe::cli {
+
+namespace {
+
+CLI::Validator from_status(std::function<Status(const std::string&)> check, const std::string& desc) {
+  return CLI::Validator(
+      [check](std::string& value) -> std::string {
+        Status s = check(value);
+        return s ? std::string() : s.message();
+      },
+      desc, desc);
+}
+
+}  // namespace
+
+CLI::Validator nqn_validator() { return from_status(check_nqn, "NQN"); }
+CLI::Validator mac_validator() { return from_status(check_unicast_mac, "MAC"); }
+CLI::Validator hostid_validator() { return from_status(check_hostid, "UUID"); }
+CLI::Validator ethertype_validator() {
+  return from_status([](const std::string& s) { return parse_ethertype(s).status(); }, "ETHERTYPE");
+}
+CLI::Validator byte_size_validator() {
+  return from_status([](const std::string& s) { return parse_byte_size(s).status(); }, "SIZE");
+}
+CLI::Validator workload_validator() {
+  return from_status([](const std::string& s) { return parse_workload(s).status(); }, "WORKLOAD");
+}
+CLI::Validator node_name_validator() {
+  return from_status([](const std::string& s) { return parse_node_name(s).status(); }, "DEVICE");
+}
+CLI::Validator log_level_validator() {
+  return from_status(
+      [](const std::string& s) {
+        LogLevel level;
+        return parse_log_level(s.c_str(), &level) ? Status::ok()
+                                                  : Status::error("invalid log level '" + s +
+                                                                  "': use error, warn, info or debug");
+      },
+      "LEVEL");
+}
+
+CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what) {
+  return CLI::Validator(
+      [lo, hi, what](std::string& value) -> std::string {
+        auto v = parse_u64(value);
+        if (!v || static_cast<long long>(*v) < lo || static_cast<long long>(*v) > hi || *v > 0x7fffffffffffffffULL)
+          return what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not '" + value +
+                 "'";
+        return std::string();
+      },
+      "INT", "INT");
+}
+
+int parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 1;
+  }
+  return -1;
+}
+
+void add_log_options(CLI::App& app, LogOptions* opts, bool with_verbose_flag) {
+  app.add_option("--log-level", opts->level, "Log level on stderr: error, warn, info, debug")
+      ->check(log_level_validator());
+  if (with_verbose_flag) app.add_flag("-v,--verbose", opts->verbose, "More log output (repeat for more)");
+}
+
+void apply_log_options(const LogOptions& opts, int default_level) {
+  int level = default_level;
+  LogLevel parsed;
+  if (!opts.level.empty() && parse_log_level(opts.level.c_str(), &parsed)) level = static_cast<int>(parsed);
+  level = std::min(level + opts.verbose, static_cast<int>(LogLevel::kDebug));
+  set_log_level(static_cast<LogLevel>(level));
+}
+
+}  // namespace nvmeoe::cli

@@ -1,0 +1,44 @@
+// CLI11 glue shared by nvmeoe and its subcommands: validators built on args.h, log options, and
+// the exit-status policy (0 for --help/--version, 1 for every usage error, instead of CLI11's
+// per-error codes such as 105).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace nvmeoe::cli {
+
+// Validators whose failure message is the args.h message (CLI11 prefixes the option name).
+CLI::Validator nqn_validator();
+CLI::Validator mac_validator();
+CLI::Validator hostid_validator();
+CLI::Validator ethertype_validator();
+CLI::Validator byte_size_validator();
+CLI::Validator workload_validator();
+CLI::Validator node_name_validator();
+CLI::Validator log_level_validator();
+// Integer in [lo, hi]; `what` names the quantity ("I/O queues") in the message.
+CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what);
+
+// Parses argv; returns -1 when the caller should go on, else the exit status to return (after
+// CLI11 has printed help, the version, or the error).
+int parse_command_line(CLI::App& app, int argc, char** argv);
+
+struct LogOptions {
+  std::string level;  // empty: keep the default
+  int verbose = 0;    // each -v raises the level by one step
+};
+// --log-level LEVEL and -v/--verbose on `app`.
+void add_log_options(CLI::App& app, LogOptions* opts, bool with_verbose_flag = true);
+// Applies the options over `default_level` (a LogLevel as int: error 0 .. debug 3).
+void apply_log_options(const LogOptions& opts, int default_level);
+
+// A subcommand and what running it does (returns the exit status).
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+}  // namespace nvmeoe::cli

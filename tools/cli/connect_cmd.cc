@@ -1,0 +1,123 @@
+// `nvmeoe connect` (nvme-cli's flags and meanings) and `nvmeoe version`.
+#include <cstdio>
+#include <memory>
+
+#include "cli/agent.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/control.h"
+#include "common/log.h"
+#include "common/mac.h"
+
+#ifndef NVMEOE_VERSION
+#define NVMEOE_VERSION "unknown"
+#endif
+
+namespace nvmeoe::cli {
+
+namespace {
+
+struct ConnectArgs {
+  std::string traddr, nqn, host_iface, hostnqn, hostid, ethertype = "0x88b5";
+  unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5;
+  bool hdr_digest = false, data_digest = false, duplicate_connect = false;
+  LogOptions log;
+};
+
+// nvme-cli refuses a second connection to the same subsystem through the same address unless
+// --duplicate-connect is given; so do we, matching target MAC, NQN, interface and host NQN.
+std::string existing_connection(const ConnectOptions& o) {
+  auto mac = MacAddress::parse(o.target_mac);
+  for (const auto& name : list_controller_names()) {
+    auto stream = connect_control(name, std::chrono::seconds(2));
+    if (!stream) continue;
+    auto reply = control_call(*stream, ControlRequest{ControlOp::kInfo});
+    if (!reply || !reply->has_info) continue;
+    const auto& m = reply->info;
+    auto other = MacAddress::parse(m.target_mac);
+    if (mac && other && *mac == *other && m.subnqn == o.subnqn && m.iface == o.host_iface &&
+        (o.hostnqn.empty() || m.hostnqn == o.hostnqn))
+      return name;
+  }
+  return "";
+}
+
+int run_connect(const ConnectArgs& a) {
+  apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  ConnectOptions o;
+  o.target_mac = a.traddr;
+  o.subnqn = a.nqn;
+  o.host_iface = a.host_iface;
+  o.hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
+  o.hostid = a.hostid;
+  o.ethertype = *parse_ethertype(a.ethertype);
+  o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
+  o.queue_size = static_cast<uint16_t>(a.queue_size);
+  o.kato_ms = a.kato_s * 1000;
+  o.header_digest = a.hdr_digest;
+  o.data_digest = a.data_digest;
+  o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
+  if (!a.duplicate_connect) {
+    std::string dup = existing_connection(o);
+    if (!dup.empty()) {
+      std::fprintf(stderr, "already connected to %s at %s via %s as %s (use --duplicate-connect to add another)\n",
+                   o.subnqn.c_str(), o.target_mac.c_str(), o.host_iface.c_str(), dup.c_str());
+      return 1;
+    }
+  }
+  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify.
+  auto wait_limit = o.connect_timeout * (o.nr_io_queues + 2) + std::chrono::seconds(10);
+  return start_agent(o, std::chrono::duration_cast<std::chrono::milliseconds>(wait_limit));
+}
+
+}  // namespace
+
+const char* version_string() { return "nvmeoe version " NVMEOE_VERSION; }
+
+Subcommand add_connect_command(CLI::App& parent) {
+  auto a = std::make_shared<ConnectArgs>();
+  CLI::App* app = parent.add_subcommand("connect", "Connect to an NVMe subsystem over raw Ethernet");
+  app->add_option("-a,--traddr", a->traddr, "Target MAC address (aa:bb:cc:dd:ee:ff)")->required()->check(mac_validator());
+  app->add_option("-n,--nqn", a->nqn, "Subsystem NQN to connect to")->required()->check(nqn_validator());
+  app->add_option("--host-iface", a->host_iface, "Local network interface to use")->required();
+  app->add_option("-q,--hostnqn", a->hostnqn, "Host NQN (default: /etc/nvme/hostnqn, else generated)")
+      ->check(nqn_validator());
+  app->add_option("-I,--hostid", a->hostid, "Host ID, a UUID (default: /etc/nvme/hostid, else derived)")
+      ->check(hostid_validator());
+  app->add_option("-i,--nr-io-queues", a->nr_io_queues, "Number of I/O queues")
+      ->check(int_range_validator(1, 64, "the number of I/O queues"))
+      ->capture_default_str();
+  app->add_option("-Q,--queue-size", a->queue_size, "Entries per I/O queue")
+      ->check(int_range_validator(2, 1024, "the queue size"))
+      ->capture_default_str();
+  app->add_option("-k,--keep-alive-tmo", a->kato_s, "Keep-alive timeout in seconds (0 disables)")
+      ->check(int_range_validator(0, 3600, "the keep-alive timeout"))
+      ->capture_default_str();
+  app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
+      ->check(ethertype_validator())
+      ->capture_default_str();
+  app->add_flag("-g,--hdr-digest", a->hdr_digest, "Ask for CRC32C header digests");
+  app->add_flag("-G,--data-digest", a->data_digest, "Ask for CRC32C data digests");
+  app->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for each queue's handshake")
+      ->check(int_range_validator(1, 600, "the connect timeout"))
+      ->capture_default_str();
+  app->add_flag("-D,--duplicate-connect", a->duplicate_connect, "Allow a second controller to the same subsystem");
+  add_log_options(*app, &a->log);
+  app->footer(
+      "Prints the new controller's name (nvmeoe0, nvmeoe1, ...). A background agent holds the\n"
+      "association until `nvmeoe disconnect`.\n\n"
+      "Examples:\n"
+      "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
+      "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -i 4 -Q 256 -g -G");
+  return {app, [a] { return run_connect(*a); }};
+}
+
+Subcommand add_version_command(CLI::App& parent) {
+  CLI::App* app = parent.add_subcommand("version", "Show the program version");
+  return {app, [] {
+            std::printf("%s\n", version_string());
+            return 0;
+          }};
+}
+
+}  // namespace nvmeoe::cli

@@ -1,0 +1,322 @@
+// Control protocol codec and socket helpers (see control.h for the protocol).
+#include "cli/control.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "cli/run_files.h"
+#include "nvme/spec.h"
+
+namespace nvmeoe::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct OpName {
+  ControlOp op;
+  const char* name;
+};
+constexpr OpName kOpNames[] = {{ControlOp::kInfo, "info"},
+                               {ControlOp::kRead, "read"},
+                               {ControlOp::kWrite, "write"},
+                               {ControlOp::kFlush, "flush"},
+                               {ControlOp::kWriteZeroes, "write-zeroes"},
+                               {ControlOp::kDeallocate, "deallocate"},
+                               {ControlOp::kDisconnect, "disconnect"}};
+
+bool needs_range(ControlOp op) {
+  return op == ControlOp::kRead || op == ControlOp::kWrite || op == ControlOp::kWriteZeroes;
+}
+
+bool needs_nsid(ControlOp op) {
+  return needs_range(op) || op == ControlOp::kFlush || op == ControlOp::kDeallocate;
+}
+
+// Reads an unsigned field that must be present and fit in T.
+template <typename T>
+bool get_unsigned(const json& j, const char* key, T* out, std::string* why) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer() ||
+      (!it->is_number_unsigned() && it->template get<int64_t>() < 0)) {
+    *why = std::string("missing or invalid \"") + key + "\"";
+    return false;
+  }
+  uint64_t v = it->template get<uint64_t>();
+  if (v > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+    *why = std::string("\"") + key + "\" out of range";
+    return false;
+  }
+  *out = static_cast<T>(v);
+  return true;
+}
+
+}  // namespace
+
+const char* control_op_name(ControlOp op) {
+  for (const auto& n : kOpNames)
+    if (n.op == op) return n.name;
+  return "?";
+}
+
+ControlReply ControlReply::nvme_status(uint16_t status) {
+  ControlReply r;
+  r.kind = Kind::kNvmeStatus;
+  r.status = status;
+  r.status_name = ::nvmeoe::status_name(status);
+  return r;
+}
+
+std::string ControlReply::describe() const {
+  switch (kind) {
+    case Kind::kOk: return "Success";
+    case Kind::kError: return error;
+    case Kind::kNvmeStatus: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "(%#x)", status);
+      return "NVMe status: " + status_name + buf;
+    }
+  }
+  return "?";
+}
+
+std::string encode_request(const ControlRequest& req) {
+  json j;
+  j["op"] = control_op_name(req.op);
+  if (needs_nsid(req.op)) j["nsid"] = req.nsid;
+  if (needs_range(req.op)) {
+    j["slba"] = req.slba;
+    j["nlb"] = req.nlb;
+  }
+  if (req.op == ControlOp::kWrite) j["bytes"] = req.bytes;
+  if (req.op == ControlOp::kDeallocate) {
+    json ranges = json::array();
+    for (const auto& r : req.ranges) ranges.push_back({{"slba", r.slba}, {"nlb", r.nlb}});
+    j["ranges"] = std::move(ranges);
+  }
+  return j.dump() + "\n";
+}
+
+Result<ControlRequest> decode_request(std::string_view line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::error("request is not a JSON object");
+  auto op_it = j.find("op");
+  if (op_it == j.end() || !op_it->is_string()) return Status::error("request has no \"op\"");
+  ControlRequest req;
+  bool known = false;
+  for (const auto& n : kOpNames)
+    if (*op_it == n.name) {
+      req.op = n.op;
+      known = true;
+    }
+  if (!known) return Status::error("unknown op '" + op_it->get<std::string>() + "'");
+  std::string why;
+  if (needs_nsid(req.op) && !get_unsigned(j, "nsid", &req.nsid, &why)) return Status::error(why);
+  if (needs_range(req.op)) {
+    if (!get_unsigned(j, "slba", &req.slba, &why) || !get_unsigned(j, "nlb", &req.nlb, &why))
+      return Status::error(why);
+    if (req.nlb == 0) return Status::error("\"nlb\" must be at least 1");
+  }
+  if (req.op == ControlOp::kWrite && !get_unsigned(j, "bytes", &req.bytes, &why)) return Status::error(why);
+  if (req.op == ControlOp::kDeallocate) {
+    auto it = j.find("ranges");
+    if (it == j.end() || !it->is_array() || it->empty()) return Status::error("missing or empty \"ranges\"");
+    if (it->size() > 256) return Status::error("at most 256 ranges per deallocate");
+    for (const auto& r : *it) {
+      RangeModel range;
+      if (!r.is_object() || !get_unsigned(r, "slba", &range.slba, &why) || !get_unsigned(r, "nlb", &range.nlb, &why))
+        return Status::error("bad range: " + (why.empty() ? std::string("not an object") : why));
+      req.ranges.push_back(range);
+    }
+  }
+  return req;
+}
+
+std::string encode_reply(const ControlReply& reply) {
+  json j;
+  switch (reply.kind) {
+    case ControlReply::Kind::kOk:
+      j["ok"] = true;
+      if (reply.bytes) j["bytes"] = reply.bytes;
+      if (reply.has_info) j["info"] = reply.info;
+      break;
+    case ControlReply::Kind::kError: j["error"] = reply.error; break;
+    case ControlReply::Kind::kNvmeStatus:
+      j["status"] = reply.status;
+      j["status_name"] = reply.status_name;
+      break;
+  }
+  return j.dump() + "\n";
+}
+
+Result<ControlReply> decode_reply(std::string_view line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::error("agent reply is not a JSON object");
+  ControlReply r;
+  std::string why;
+  if (auto it = j.find("error"); it != j.end()) {
+    r.kind = ControlReply::Kind::kError;
+    r.error = it->is_string() ? it->get<std::string>() : it->dump();
+    return r;
+  }
+  if (j.contains("status")) {
+    r.kind = ControlReply::Kind::kNvmeStatus;
+    if (!get_unsigned(j, "status", &r.status, &why)) return Status::error("agent reply: " + why);
+    r.status_name = j.value("status_name", ::nvmeoe::status_name(r.status));
+    return r;
+  }
+  if (j.value("ok", false) != true) return Status::error("agent reply has neither \"ok\", \"error\" nor \"status\"");
+  if (j.contains("bytes") && !get_unsigned(j, "bytes", &r.bytes, &why)) return Status::error("agent reply: " + why);
+  if (r.bytes > kMaxDataBytes) return Status::error("agent reply announces too many bytes");
+  if (auto it = j.find("info"); it != j.end()) {
+    try {
+      r.info = it->get<ControllerModel>();
+      r.has_info = true;
+    } catch (const json::exception& e) {
+      return Status::error(std::string("agent info reply is malformed: ") + e.what());
+    }
+  }
+  return r;
+}
+
+std::string control_socket_path(const std::string& name) { return run_dir() + "/" + name + ".sock"; }
+std::string control_lock_path(const std::string& name) { return run_dir() + "/" + name + ".lock"; }
+std::string control_json_path(const std::string& name) { return run_dir() + "/" + name + ".json"; }
+
+std::vector<std::string> list_controller_names() {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(run_dir().c_str());
+  if (!dir) return names;
+  while (dirent* e = ::readdir(dir)) {
+    std::string file = e->d_name;
+    static const std::string kSuffix = ".sock";
+    if (file.size() <= kSuffix.size() || file.compare(file.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+      continue;
+    std::string name = file.substr(0, file.size() - kSuffix.size());
+    if (name.compare(0, 6, "nvmeoe") == 0) names.push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end(), controller_name_less);
+  return names;
+}
+
+ControlStream::~ControlStream() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ControlStream::set_timeout(std::chrono::milliseconds t) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+Status ControlStream::read_line(std::string* line, bool* eof) {
+  if (eof) *eof = false;
+  size_t scanned = 0;
+  while (true) {
+    size_t nl = buf_.find('\n', scanned);
+    if (nl != std::string::npos) {
+      line->assign(buf_, 0, nl);
+      buf_.erase(0, nl + 1);
+      return Status::ok();
+    }
+    scanned = buf_.size();
+    if (buf_.size() > kMaxLineBytes) return Status::error("control message line too long");
+    char chunk[4096];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n == 0) {
+      if (eof && buf_.empty()) *eof = true;
+      return Status::error("connection closed", EPIPE);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::error("timed out waiting for the agent", ETIMEDOUT);
+      return Status::from_errno(errno, "control socket");
+    }
+    buf_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+Status ControlStream::read_exact(uint8_t* dst, size_t n) {
+  size_t from_buf = std::min(n, buf_.size());
+  std::memcpy(dst, buf_.data(), from_buf);
+  buf_.erase(0, from_buf);
+  size_t got = from_buf;
+  while (got < n) {
+    ssize_t r = ::recv(fd_, dst + got, n - got, 0);
+    if (r == 0) return Status::error("connection closed in the middle of data", EPIPE);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::error("timed out receiving data", ETIMEDOUT);
+      return Status::from_errno(errno, "control socket");
+    }
+    got += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+
+Status ControlStream::write_all(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t sent = 0;
+  while (sent < n) {
+    ssize_t r = ::send(fd_, p + sent, n - sent, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::error("timed out sending", ETIMEDOUT);
+      return Status::from_errno(errno, "control socket");
+    }
+    sent += static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+
+Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout) {
+  std::string path = control_socket_path(name);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Status::error("socket path '" + path + "' is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno(errno, "socket");
+  ControlStream s(fd);
+  s.set_timeout(timeout);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ECONNREFUSED)
+      return Status::error("controller " + name + " does not exist (no agent at " + path + ")", ENODEV);
+    if (err == EACCES) return Status::error("permission denied connecting to " + path + " (run as root)", EACCES);
+    return Status::from_errno(err, "connecting to " + path);
+  }
+  return s;
+}
+
+Result<ControlReply> control_call(ControlStream& s, const ControlRequest& req, std::span<const uint8_t> data,
+                                  std::vector<uint8_t>* in) {
+  NVMEOE_RETURN_IF_ERROR(s.write_all(encode_request(req)));
+  if (!data.empty()) NVMEOE_RETURN_IF_ERROR(s.write_all(data.data(), data.size()));
+  std::string line;
+  NVMEOE_RETURN_IF_ERROR(s.read_line(&line));
+  auto reply = decode_reply(line);
+  if (!reply) return reply.status();
+  if (reply->kind == ControlReply::Kind::kOk && reply->bytes > 0) {
+    std::vector<uint8_t> sink;
+    std::vector<uint8_t>& dst = in ? *in : sink;
+    dst.resize(reply->bytes);
+    NVMEOE_RETURN_IF_ERROR(s.read_exact(dst.data(), dst.size()));
+  }
+  return reply;
+}
+
+}  // namespace nvmeoe::cli

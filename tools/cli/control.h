@@ -1,0 +1,138 @@
+// The control protocol between the nvmeoe CLI and a controller's agent (the background process
+// that `nvmeoe connect` leaves holding the association).
+//
+// Transport: a UNIX stream socket $NVMEOE_RUN_DIR/<name>.sock (mode 0600), beside <name>.lock
+// (flock()ed by the agent for its lifetime; the lowest free N names the controller "nvmeoe<N>")
+// and <name>.json (static facts: pid, target MAC, NQNs, interface). Default run dir /run/nvmeoe.
+//
+// Framing: the client sends one request as a single JSON object on one line ('\n'-terminated),
+// followed by exactly "bytes" raw bytes when the request has data (write). The agent answers one
+// JSON line, followed by exactly "bytes" raw bytes when the reply says so (read). A connection may
+// carry any number of request/reply exchanges in turn; either side may close after a reply.
+//
+// Requests ("op" picks the operation; nlb counts blocks, not 0-based):
+//   {"op":"info"}                                             -> {"ok":true,"info":{controller model}}
+//   {"op":"read","nsid":1,"slba":0,"nlb":8}                   -> {"ok":true,"bytes":4096} + data
+//   {"op":"write","nsid":1,"slba":0,"nlb":8,"bytes":4096} + data -> {"ok":true}
+//   {"op":"flush","nsid":1}                                   -> {"ok":true}
+//   {"op":"write-zeroes","nsid":1,"slba":0,"nlb":8}           -> {"ok":true}
+//   {"op":"deallocate","nsid":1,"ranges":[{"slba":0,"nlb":8}]} -> {"ok":true}
+//   {"op":"disconnect"}                                       -> {"ok":true}, then the agent exits
+// Failures: {"error":"message"} for requests that never reached the controller (bad request, size
+// over the limit, unknown namespace), {"status":640,"status_name":"..."} when the NVMe command
+// completed with an error status (Linux layout, see nvme/spec.h).
+//
+// Limits: a request line is at most kMaxLineBytes; the data of one request at most kMaxDataBytes
+// (64 MiB) -- the CLI splits bigger transfers, and the agent rejects bigger requests without
+// reading their data (it then closes the connection, since the stream is out of step).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/list_model.h"
+#include "common/status.h"
+
+namespace nvmeoe::cli {
+
+inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr uint64_t kMaxDataBytes = 64ull << 20;
+
+enum class ControlOp { kInfo, kRead, kWrite, kFlush, kWriteZeroes, kDeallocate, kDisconnect };
+const char* control_op_name(ControlOp op);
+
+struct RangeModel {
+  uint64_t slba = 0;
+  uint32_t nlb = 0;
+};
+
+struct ControlRequest {
+  ControlOp op = ControlOp::kInfo;
+  uint32_t nsid = 0;
+  uint64_t slba = 0;
+  uint32_t nlb = 0;
+  uint64_t bytes = 0;  // write: raw bytes that follow the line
+  std::vector<RangeModel> ranges;
+};
+
+struct ControlReply {
+  enum class Kind { kOk, kError, kNvmeStatus };
+  Kind kind = Kind::kOk;
+  std::string error;        // kError
+  uint16_t status = 0;      // kNvmeStatus
+  std::string status_name;  // kNvmeStatus
+  uint64_t bytes = 0;       // kOk: raw bytes that follow the line (read)
+  bool has_info = false;
+  ControllerModel info;     // kOk reply to info
+
+  static ControlReply ok(uint64_t bytes = 0) {
+    ControlReply r;
+    r.bytes = bytes;
+    return r;
+  }
+  static ControlReply failure(std::string message) {
+    ControlReply r;
+    r.kind = Kind::kError;
+    r.error = std::move(message);
+    return r;
+  }
+  static ControlReply nvme_status(uint16_t status);
+  // One line for the user: the error, or "NVMe status: <name>(0x...)" as nvme-cli prints it.
+  std::string describe() const;
+};
+
+// Encoders return one line including the trailing '\n'; decoders take it with or without.
+std::string encode_request(const ControlRequest& req);
+Result<ControlRequest> decode_request(std::string_view line);
+std::string encode_reply(const ControlReply& reply);
+Result<ControlReply> decode_reply(std::string_view line);
+
+// Paths of a controller's runtime files.
+std::string control_socket_path(const std::string& name);
+std::string control_lock_path(const std::string& name);
+std::string control_json_path(const std::string& name);
+// Controller names with a socket in the run directory, in natural order. Stale sockets (agent
+// gone) are included; callers skip those whose connection is refused.
+std::vector<std::string> list_controller_names();
+
+// Blocking, buffered I/O on a stream socket: lines and raw byte runs share one receive buffer.
+class ControlStream {
+ public:
+  explicit ControlStream(int fd) : fd_(fd) {}
+  ControlStream(const ControlStream&) = delete;
+  ControlStream& operator=(const ControlStream&) = delete;
+  ControlStream(ControlStream&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
+  ~ControlStream();
+
+  // Reads one line without its '\n'. Fails on EOF (message "closed"), a timeout, or a line longer
+  // than kMaxLineBytes. `eof` is set when the peer closed cleanly before any byte of the line.
+  Status read_line(std::string* line, bool* eof = nullptr);
+  Status read_exact(uint8_t* dst, size_t n);
+  Status write_all(const void* data, size_t n);
+  Status write_all(const std::string& s) { return write_all(s.data(), s.size()); }
+  // Applies a send and receive timeout to the socket.
+  void set_timeout(std::chrono::milliseconds t);
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+// Connects to a controller's agent. The error for a missing or stale socket says the controller
+// does not exist.
+Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout);
+
+// One exchange: sends `req` (and `data` for a write), reads the reply line and, when the reply
+// carries bytes, those bytes into `in` (resized). A protocol failure (connection lost, garbage)
+// is an error Status; NVMe and agent errors are replies.
+Result<ControlReply> control_call(ControlStream& s, const ControlRequest& req, std::span<const uint8_t> data = {},
+                                  std::vector<uint8_t>* in = nullptr);
+
+}  // namespace nvmeoe::cli
