@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -13,8 +14,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
 #include "cli/run_files.h"
@@ -120,14 +119,18 @@ int serve(const Args& a) {
   std::string lock_error;
   const std::string lock_path = target_lock_path(a.iface, a.nqn);
   switch (lock.try_lock(lock_path, &lock_error)) {
-    case cli::LockFile::Outcome::kLocked: lock.write_pid(); break;
+    case cli::LockFile::Outcome::kLocked:
+      lock.write_pid();
+      break;
     case cli::LockFile::Outcome::kBusy: {
       int pid = cli::read_lock_pid(lock_path);
       LOG_ERROR("another nvmeoe-target%s already serves %s on %s in this network namespace",
                 pid > 0 ? (" (pid " + std::to_string(pid) + ")").c_str() : "", a.nqn.c_str(), a.iface.c_str());
       return 1;
     }
-    case cli::LockFile::Outcome::kError: LOG_ERROR("%s", lock_error.c_str()); return 1;
+    case cli::LockFile::Outcome::kError:
+      LOG_ERROR("%s", lock_error.c_str());
+      return 1;
   }
 
   auto subsys = std::make_unique<Subsystem>();
@@ -171,7 +174,7 @@ int serve(const Args& a) {
   options.poll_us = a.poll_us;
   TargetTransport transport(&core, std::move(link).value(), options);
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, nullptr);
@@ -197,8 +200,7 @@ int serve(const Args& a) {
     LOG_ERROR("%s", s.message().c_str());
     return 1;
   }
-  LOG_INFO("stopped");
-  return 0;
+  return 0;  // the transport has logged its orderly stop
 }
 
 }  // namespace

@@ -35,7 +35,12 @@ struct ConnectOptions {
   bool data_digest = false;
   std::chrono::milliseconds connect_timeout{5000};   // overall, per queue handshake
   std::chrono::milliseconds io_timeout{30000};        // NVMe command timeout (all retries)
-  std::chrono::milliseconds retransmit_timeout{200};  // first retransmission of a lost command
+  std::chrono::milliseconds retransmit_timeout{200};  // floor of the retransmission timeout
+  // After the association is lost (target restart, link down, keep-alive failure), reconnect every
+  // reconnect_delay until ctrl_loss_tmo has passed; commands are held, not failed, meanwhile.
+  // ctrl_loss_tmo 0: fail at once, never reconnect.
+  std::chrono::milliseconds ctrl_loss_tmo{600000};
+  std::chrono::milliseconds reconnect_delay{10000};
 };
 
 struct NamespaceInfo {
@@ -68,6 +73,9 @@ struct QueueStats {
   uint16_t size = 0;
   uint64_t commands = 0, retransmits = 0, timeouts = 0, errors = 0, in_flight = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t duplicates = 0;     // responses/data for commands already complete, ignored
+  uint64_t digest_errors = 0;  // frames dropped for a digest mismatch (admin queue: all queues)
+  double window = 0;           // commands allowed in flight (AIMD congestion window)
 };
 
 struct DsmRange {
@@ -91,8 +99,11 @@ class HostController {
   virtual std::string local_iface() const = 0;
   virtual uint16_t io_queue_count() const = 0;
   virtual std::vector<QueueStats> stats() const = 0;
-  // False once the association is lost (keep-alive failure, target gone) or disconnected.
+  // False once the controller is gone for good: disconnected, or ctrl_loss_tmo ran out.
   virtual bool alive() const = 0;
+  // True while an association is up (false while reconnecting).
+  virtual bool connected() const = 0;
+  virtual uint64_t reconnects() const = 0;
 
   // Asynchronous I/O; `queue` picks an I/O queue (1..io_queue_count()), 0 lets the library choose.
   // Buffers must stay valid until the callback runs. nlb counts blocks (not 0-based).

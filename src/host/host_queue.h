@@ -24,6 +24,7 @@ struct HostCommand {
   uint8_t* data = nullptr;  // controller-to-host: filled; host-to-controller: sent
   uint32_t len = 0;
   IoCallback cb;
+  bool internal = false;  // bring-up and keep-alive: runs while user commands are held
 };
 
 struct HostSlot {
@@ -36,7 +37,8 @@ struct HostSlot {
   Cqe cqe;
   uint32_t expect = 0;  // controller-to-host bytes the target said it sends
   bool retransmitted = false;
-  int retries = 0;
+  int retries = 0;   // retransmissions without any sign of life from the target
+  bool acked = false;  // the target said it has the command and is working on it
   HostClock::time_point sent_at, rto_at, deadline;
 };
 
@@ -45,6 +47,7 @@ struct HostQueue {
   uint16_t qid = 0;
   uint32_t nonce = 0;
   State state = State::kIdle;
+  bool bound = false;  // Fabrics Connect done: frames carry the controller ID
   ConnectResponse accept;
   uint16_t size = 0;          // entries (CIDs 0..size-1)
   uint32_t max_payload = 0;
@@ -53,6 +56,8 @@ struct HostQueue {
   std::vector<uint16_t> free_cids;
   std::deque<HostCommand> waiting;  // flow control: more commands than slots
   uint32_t next_gen = 0;
+  uint32_t in_flight = 0;
+  double window = 1;  // AIMD: halves on a loss, grows by 1/window per clean completion
   QueueStats stats;
   // Round-trip estimate (RFC 6298 style), microseconds.
   double srtt_us = 0, rttvar_us = 0;
@@ -66,6 +71,8 @@ struct HostQueue {
   }
   void reset_slots(uint16_t n) {
     size = n;
+    window = n;
+    in_flight = 0;
     slots.assign(n, HostSlot{});
     free_cids.clear();
     for (int i = n - 1; i >= 0; --i) free_cids.push_back(uint16_t(i));

@@ -367,9 +367,16 @@ struct TargetTransport::Impl {
     if (sqe.cid >= q->size) return reject(*q, f, sqe.cid, sc::kInvalidField | sc::kDnr);
     Slot& s = q->slots[sqe.cid];
     if (s.gen_valid && f.h.gen == s.gen) {
+      // A retransmitted command: answer with where it stands, never run it twice.
       ++st.duplicates;
-      if (s.state == Slot::State::kDone) send_result(*q, s);
-      else if (s.state == Slot::State::kReceiving) accept_data(*q, s, 0, f.payload.subspan(kSqeSize));
+      if (s.state == Slot::State::kDone) {
+        send_result(*q, s);
+      } else if (s.state == Slot::State::kReceiving) {
+        accept_data(*q, s, 0, f.payload.subspan(kSqeSize));
+        if (s.state == Slot::State::kReceiving) send_holes(*q, s);
+      } else if (s.state == Slot::State::kExecuting) {
+        send_holes(*q, s);  // no holes: "have it, working on it"
+      }
       return;
     }
     if (s.gen_valid && int32_t(f.h.gen - s.gen) < 0) {
@@ -417,6 +424,8 @@ struct TargetTransport::Impl {
     s.state = Slot::State::kReceiving;
     if (dir == DataDirection::kHostToController) {
       accept_data(*q, s, 0, f.payload.subspan(kSqeSize));
+      // A retransmitted command travels without its data: ask for what is missing.
+      if ((f.h.flags & frame_flag::kRetry) && s.state == Slot::State::kReceiving) send_holes(*q, s);
     } else {
       execute(*q, s);
     }
@@ -461,6 +470,22 @@ struct TargetTransport::Impl {
       return;
     }
     accept_data(*q, s, f.h.offset, f.payload);
+    // The sender's last frame arrived with holes before it: ask for them at once rather than
+    // wait for the host's retransmission timer.
+    if ((f.h.flags & frame_flag::kLast) && s.state == Slot::State::kReceiving) send_holes(*q, s);
+  }
+
+  // Retransmit Request to the host: the byte ranges of a write still missing (none: the target
+  // holds the whole command and is executing it).
+  void send_holes(Queue& q, Slot& s) {
+    std::vector<ByteRange> ranges;
+    if (s.state == Slot::State::kReceiving)
+      for (auto& [off, len] : s.received.missing(s.total, (q.max_payload - 4) / 8))
+        ranges.push_back({uint32_t(off), uint32_t(len)});
+    FrameHeader h = header_for(q, FrameKind::kRetransmitRequest);
+    h.cid = s.req.sqe.cid;
+    h.gen = s.gen;
+    queue_owned(q.host, h, encode_retransmit_request(ranges));
   }
 
   void on_retransmit(const Frame& f) {
@@ -471,7 +496,8 @@ struct TargetTransport::Impl {
     Slot& s = q->slots[f.h.cid];
     std::vector<ByteRange> ranges;
     if (!s.gen_valid || s.gen != f.h.gen || !decode_retransmit_request(f.payload, &ranges)) return;
-    if (s.state != Slot::State::kDone) return;  // still running: the result will come anyway
+    if (s.state == Slot::State::kExecuting) return send_holes(*q, s);  // still running: say so
+    if (s.state != Slot::State::kDone) return;
     if (status_ok(s.req.cqe.status))
       for (const auto& r : ranges) send_data(*q, s, r.offset, r.length);
     send_response(*q, s);

@@ -41,7 +41,8 @@ namespace frame_flag {
 constexpr uint8_t kHeaderDigest = 1u << 0;  // bytes 28..31 hold CRC32C of header bytes 0..27
 constexpr uint8_t kDataDigest = 1u << 1;    // 4 bytes of CRC32C of the payload follow the payload
 constexpr uint8_t kLast = 1u << 2;          // Data: the last frame of a burst (sender's hint)
-constexpr uint8_t kKnown = kHeaderDigest | kDataDigest | kLast;
+constexpr uint8_t kRetry = 1u << 3;         // Command: a retransmission; the target reports progress
+constexpr uint8_t kKnown = kHeaderDigest | kDataDigest | kLast | kRetry;
 }  // namespace frame_flag
 
 // Header field offsets, relative to the start of the nvmeoe header.

@@ -1,9 +1,8 @@
 // Tests of the control protocol: request/reply codec round trips and limits, the buffered stream,
 // and the agent's request handling over a socketpair against an in-memory HostController.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -44,7 +43,8 @@ TEST(ControlCodecTest, RequestsRoundTrip) {
       EXPECT_EQ(back->ranges[i].nlb, r.ranges[i].nlb);
     }
   }
-  EXPECT_EQ(encode_request(ControlRequest{ControlOp::kRead, 1, 0, 8}), "{\"nlb\":8,\"nsid\":1,\"op\":\"read\",\"slba\":0}\n");
+  EXPECT_EQ(encode_request(ControlRequest{ControlOp::kRead, 1, 0, 8}),
+            "{\"nlb\":8,\"nsid\":1,\"op\":\"read\",\"slba\":0}\n");
 }
 
 TEST(ControlCodecTest, BadRequestsAreRejected) {
@@ -117,6 +117,8 @@ class FakeController : public HostController {
   uint16_t io_queue_count() const override { return 1; }
   std::vector<QueueStats> stats() const override { return {QueueStats{1, 128, commands_}}; }
   bool alive() const override { return alive_; }
+  bool connected() const override { return alive_; }
+  uint64_t reconnects() const override { return 0; }
 
   void read(uint32_t nsid, uint64_t slba, uint32_t nlb, void* buf, IoCallback cb, uint16_t) override {
     ++commands_;
@@ -147,7 +149,9 @@ class FakeController : public HostController {
     dsm_ranges_ = ranges.size();
     cb(Completion{});
   }
-  void admin(std::span<const uint8_t>, std::span<uint8_t>, IoCallback cb) override { cb(Completion{sc::kInvalidOpcode}); }
+  void admin(std::span<const uint8_t>, std::span<uint8_t>, IoCallback cb) override {
+    cb(Completion{sc::kInvalidOpcode});
+  }
   void disconnect() override { alive_ = false; }
 
   std::vector<uint8_t> data_;
@@ -199,6 +203,7 @@ TEST_F(AgentServerTest, InfoDescribesTheController) {
   EXPECT_EQ(r->info.cntlid, 7);
   EXPECT_EQ(r->info.serial, "SERIAL");  // padding trimmed
   EXPECT_EQ(r->info.target_mac, "02:00:00:00:00:01");
+  EXPECT_EQ(r->info.state, "live");
   EXPECT_EQ(r->info.subnqn, "nqn.2024-01.io.nvmeoe:test");
   ASSERT_EQ(r->info.namespaces.size(), 1u);
   EXPECT_EQ(r->info.namespaces[0].blocks, 64u);

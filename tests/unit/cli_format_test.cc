@@ -137,6 +137,7 @@ TEST(ListPrintTest, VerboseJsonAddsControllerDetails) {
   EXPECT_EQ(c["HostInterface"], "veth0");
   EXPECT_EQ(c["SubsystemNQN"], "nqn.2024-01.io.nvmeoe:disk1");
   EXPECT_EQ(c["Cntlid"], 1);
+  EXPECT_EQ(c["State"], "live");
   ASSERT_EQ(c["Queues"].size(), 2u);
   EXPECT_EQ(c["Queues"][1]["Retransmits"], 2);
   EXPECT_EQ(c["Namespaces"], nlohmann::ordered_json({"nvmeoe0n1", "nvmeoe0n2"}));
@@ -147,18 +148,21 @@ TEST(ListPrintTest, VerboseTablesFollowNvmeCliLayout) {
   const std::string subsys_header = "Subsystem        Subsystem-NQN" + std::string(83, ' ') + " Controllers\n";
   EXPECT_EQ(out.find(subsys_header), 0u);
   EXPECT_NE(out.find("nvmeoe-subsys0   nqn.2024-01.io.nvmeoe:disk1"), std::string::npos);
-  EXPECT_NE(out.find("Device   SN                   MN                                       FR       TxPort Address        "
-                     "Subsystem    Namespaces      \n"),
-            std::string::npos);
+  EXPECT_NE(
+      out.find("Device   SN                   MN                                       FR       TxPort Address        "
+               "Subsystem    Namespaces      \n"),
+      std::string::npos);
   EXPECT_NE(out.find("nvmeoe0  a1b2c3d4e5f6a7b8c9d0 nvmeoe                                   0.1.0    eth    "
                      "traddr=02:00:00:00:00:01,host_iface=veth0 nvmeoe-subsys0 nvmeoe0n1, nvmeoe0n2\n"),
             std::string::npos);
-  EXPECT_NE(out.find("Device       Generic      NSID     Usage                      Format           Controllers     \n"),
-            std::string::npos);
+  EXPECT_NE(
+      out.find("Device       Generic      NSID     Usage                      Format           Controllers     \n"),
+      std::string::npos);
   EXPECT_NE(out.find("nvmeoe0n2    -            2          0.00   B /  32.21  GB    512   B +  0 B   nvmeoe0\n"),
             std::string::npos);
   EXPECT_NE(out.find("target MAC:    02:00:00:00:00:01 (EtherType 0x88b5) via veth0"), std::string::npos);
-  EXPECT_NE(out.find("max transfer 1 MiB"), std::string::npos);
+  EXPECT_NE(out.find("nvmeoe0: live, cntlid 1, agent pid 4242, 1 I/O queue(s), max transfer 1 MiB, 0 reconnect(s)"),
+            std::string::npos);
 }
 
 TEST(ListModelTest, JsonRoundTrip) {

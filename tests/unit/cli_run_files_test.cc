@@ -1,10 +1,9 @@
 // Tests of the run-directory helpers shared by the agent and nvmeoe-target: lock files that name
 // controllers and guard against duplicate targets, and file-name sanitizing.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>

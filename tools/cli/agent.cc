@@ -16,17 +16,16 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <atomic>
 #include <fstream>
 #include <list>
 #include <memory>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/agent_server.h"
 #include "cli/args.h"
@@ -40,7 +39,9 @@ namespace {
 
 volatile sig_atomic_t g_stop_signal = 0;
 
-void on_stop_signal(int sig) { g_stop_signal = sig; }
+void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
 
 void write_status_line(int fd, const std::string& line) {
   std::string msg = line;
@@ -71,7 +72,7 @@ void detach_stdio() {
 // mask) and are only let through while the main loop waits in ppoll(), so they interrupt that wait
 // at once. Returns the mask to wait with.
 sigset_t install_signal_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGTERM, &sa, nullptr);
@@ -204,9 +205,14 @@ Result<int> listen_on(const std::string& path) {
 }
 
 Status write_info_file(const std::string& path, const ControllerModel& m) {
-  nlohmann::json j = {{"name", m.name},     {"pid", m.pid},         {"target_mac", m.target_mac},
-                      {"subnqn", m.subnqn}, {"hostnqn", m.hostnqn}, {"iface", m.iface},
-                      {"ethertype", m.ethertype}, {"socket", control_socket_path(m.name)}};
+  nlohmann::json j = {{"name", m.name},
+                      {"pid", m.pid},
+                      {"target_mac", m.target_mac},
+                      {"subnqn", m.subnqn},
+                      {"hostnqn", m.hostnqn},
+                      {"iface", m.iface},
+                      {"ethertype", m.ethertype},
+                      {"socket", control_socket_path(m.name)}};
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -223,9 +229,13 @@ Result<std::string> claim_name(LockFile* lock) {
     std::string name = controller_name(n);
     std::string error;
     switch (lock->try_lock(control_lock_path(name), &error)) {
-      case LockFile::Outcome::kLocked: lock->write_pid(); return name;
-      case LockFile::Outcome::kBusy: continue;
-      case LockFile::Outcome::kError: return Status::error(error);
+      case LockFile::Outcome::kLocked:
+        lock->write_pid();
+        return name;
+      case LockFile::Outcome::kBusy:
+        continue;
+      case LockFile::Outcome::kError:
+        return Status::error(error);
     }
   }
   return Status::error("all " + std::to_string(kMaxControllers) + " controller names are in use");

@@ -30,6 +30,8 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
   m.max_transfer = c.max_transfer;
   m.io_queues = hc.io_queue_count();
   m.ethertype = ethertype;
+  m.state = hc.connected() ? "live" : "connecting";
+  m.reconnects = hc.reconnects();
   for (const auto& ns : hc.namespaces()) {
     NamespaceModel n;
     n.nsid = ns.nsid;
@@ -50,6 +52,8 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
     qm.in_flight = q.in_flight;
     qm.bytes_read = q.bytes_read;
     qm.bytes_written = q.bytes_written;
+    qm.duplicates = q.duplicates;
+    qm.digest_errors = q.digest_errors;
     m.queues.push_back(qm);
   }
   return m;
@@ -73,9 +77,9 @@ bool AgentServer::serve_connection(ControlStream& stream) {
     }
     if (req->op == ControlOp::kWrite) {
       if (req->bytes > kMaxDataBytes) {
-        (void)stream.write_all(encode_reply(ControlReply::failure(
-            "request of " + std::to_string(req->bytes) + " bytes is over the limit of " +
-            std::to_string(kMaxDataBytes) + " bytes per request")));
+        (void)stream.write_all(encode_reply(
+            ControlReply::failure("request of " + std::to_string(req->bytes) + " bytes is over the limit of " +
+                                  std::to_string(kMaxDataBytes) + " bytes per request")));
         return false;  // its data was not read, so the stream is out of step
       }
       buf_.resize(req->bytes);
@@ -105,8 +109,10 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
   const NamespaceInfo* ns = find_namespace(req.nsid);
   if (!ns) return ControlReply::failure("namespace " + std::to_string(req.nsid) + " does not exist on " + name_);
   switch (req.op) {
-    case ControlOp::kRead: return read_or_write(req, *ns, false, out_bytes);
-    case ControlOp::kWrite: return read_or_write(req, *ns, true, out_bytes);
+    case ControlOp::kRead:
+      return read_or_write(req, *ns, false, out_bytes);
+    case ControlOp::kWrite:
+      return read_or_write(req, *ns, true, out_bytes);
     case ControlOp::kFlush: {
       Completion c = hc_->flush_sync(req.nsid);
       return c.ok() ? ControlReply::ok() : ControlReply::nvme_status(c.status);
@@ -126,7 +132,8 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
       Completion c = hc_->deallocate_sync(req.nsid, std::move(ranges));
       return c.ok() ? ControlReply::ok() : ControlReply::nvme_status(c.status);
     }
-    default: return ControlReply::failure(std::string("unexpected op ") + control_op_name(req.op));
+    default:
+      return ControlReply::failure(std::string("unexpected op ") + control_op_name(req.op));
   }
 }
 
@@ -142,11 +149,13 @@ ControlReply AgentServer::read_or_write(const ControlRequest& req, const Namespa
   if (!write) buf_.resize(bytes);
   // Commands never exceed the controller's maximum transfer size nor NVMe's 16-bit NLB.
   uint64_t max_blocks = kMaxBlocksPerCommand;
-  if (uint32_t mt = hc_->controller().max_transfer; mt >= ns.block_size) max_blocks = std::min<uint64_t>(max_blocks, mt / ns.block_size);
+  if (uint32_t mt = hc_->controller().max_transfer; mt >= ns.block_size)
+    max_blocks = std::min<uint64_t>(max_blocks, mt / ns.block_size);
   for (uint64_t done = 0; done < req.nlb;) {
     uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(req.nlb - done, max_blocks));
     uint8_t* p = buf_.data() + done * ns.block_size;
-    Completion c = write ? hc_->write_sync(req.nsid, req.slba + done, n, p) : hc_->read_sync(req.nsid, req.slba + done, n, p);
+    Completion c =
+        write ? hc_->write_sync(req.nsid, req.slba + done, n, p) : hc_->read_sync(req.nsid, req.slba + done, n, p);
     if (!c.ok()) return ControlReply::nvme_status(c.status);
     done += n;
   }

@@ -2,6 +2,8 @@
 #include "cli/app.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include "cli/args.h"
 #include "common/log.h"
@@ -21,9 +23,15 @@ CLI::Validator from_status(std::function<Status(const std::string&)> check, cons
 
 }  // namespace
 
-CLI::Validator nqn_validator() { return from_status(check_nqn, "NQN"); }
-CLI::Validator mac_validator() { return from_status(check_unicast_mac, "MAC"); }
-CLI::Validator hostid_validator() { return from_status(check_hostid, "UUID"); }
+CLI::Validator nqn_validator() {
+  return from_status(check_nqn, "NQN");
+}
+CLI::Validator mac_validator() {
+  return from_status(check_unicast_mac, "MAC");
+}
+CLI::Validator hostid_validator() {
+  return from_status(check_hostid, "UUID");
+}
 CLI::Validator ethertype_validator() {
   return from_status([](const std::string& s) { return parse_ethertype(s).status(); }, "ETHERTYPE");
 }
@@ -40,9 +48,9 @@ CLI::Validator log_level_validator() {
   return from_status(
       [](const std::string& s) {
         LogLevel level;
-        return parse_log_level(s.c_str(), &level) ? Status::ok()
-                                                  : Status::error("invalid log level '" + s +
-                                                                  "': use error, warn, info or debug");
+        return parse_log_level(s.c_str(), &level)
+                   ? Status::ok()
+                   : Status::error("invalid log level '" + s + "': use error, warn, info or debug");
       },
       "LEVEL");
 }
@@ -50,13 +58,15 @@ CLI::Validator log_level_validator() {
 CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what) {
   return CLI::Validator(
       [lo, hi, what](std::string& value) -> std::string {
-        auto v = parse_u64(value);
-        if (!v || static_cast<long long>(*v) < lo || static_cast<long long>(*v) > hi || *v > 0x7fffffffffffffffULL)
+        errno = 0;
+        char* end = nullptr;
+        long long v = std::strtoll(value.c_str(), &end, 0);
+        if (value.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
           return what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not '" + value +
                  "'";
         return std::string();
       },
-      "INT", "INT");
+      std::to_string(lo) + ".." + std::to_string(hi), "range");
 }
 
 int parse_command_line(CLI::App& app, int argc, char** argv) {

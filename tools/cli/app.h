@@ -3,10 +3,9 @@
 // per-error codes such as 105).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace nvmeoe::cli {
 

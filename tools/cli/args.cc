@@ -41,8 +41,7 @@ Status check_unicast_mac(const std::string& text) {
 Status check_nqn(const std::string& text) {
   if (text.compare(0, 4, "nqn.") != 0)
     return Status::error("invalid NQN '" + text + "': must start with \"nqn.\" (e.g. nqn.2014-08.org.example:disk1)");
-  if (text.size() > 223)
-    return Status::error("invalid NQN '" + text.substr(0, 40) + "...': longer than 223 bytes");
+  if (text.size() > 223) return Status::error("invalid NQN '" + text.substr(0, 40) + "...': longer than 223 bytes");
   if (!valid_nqn(text))
     return Status::error("invalid NQN '" + text + "': only printable ASCII without spaces is allowed");
   return Status::ok();
@@ -55,7 +54,8 @@ Status check_hostid(const std::string& text) {
     bool dash_pos = i == kDashes[0] || i == kDashes[1] || i == kDashes[2] || i == kDashes[3];
     ok = dash_pos ? text[i] == '-' : std::isxdigit(static_cast<unsigned char>(text[i])) != 0;
   }
-  if (!ok) return Status::error("invalid host ID '" + text + "': expected a UUID like 4c4c4544-0034-5a10-8052-b4c04f333232");
+  if (!ok)
+    return Status::error("invalid host ID '" + text + "': expected a UUID like 4c4c4544-0034-5a10-8052-b4c04f333232");
   return Status::ok();
 }
 
@@ -70,7 +70,8 @@ Result<uint64_t> parse_u64(const std::string& raw) {
   errno = 0;
   char* end = nullptr;
   unsigned long long v = std::strtoull(text.c_str(), &end, hex ? 16 : 10);
-  if (errno == ERANGE || end != text.c_str() + text.size()) return Status::error("number '" + raw + "' is out of range");
+  if (errno == ERANGE || end != text.c_str() + text.size())
+    return Status::error("number '" + raw + "' is out of range");
   return static_cast<uint64_t>(v);
 }
 
@@ -101,19 +102,23 @@ Result<uint64_t> parse_byte_size(const std::string& raw) {
   std::string text = trim(raw);
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  auto bad = [&](const std::string& why) {
-    return Status::error("invalid size '" + raw + "': " + why);
-  };
+  auto bad = [&](const std::string& why) { return Status::error("invalid size '" + raw + "': " + why); };
   if (digits == 0) return bad("expected a number with an optional K, M, G or T suffix");
   std::string suffix = text.substr(digits);
   for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   unsigned shift = 0;
-  if (suffix.empty() || suffix == "B") shift = 0;
-  else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
-  else if (suffix == "M" || suffix == "MB" || suffix == "MIB") shift = 20;
-  else if (suffix == "G" || suffix == "GB" || suffix == "GIB") shift = 30;
-  else if (suffix == "T" || suffix == "TB" || suffix == "TIB") shift = 40;
-  else return bad("unknown suffix '" + text.substr(digits) + "' (use K, M, G or T)");
+  if (suffix.empty() || suffix == "B")
+    shift = 0;
+  else if (suffix == "K" || suffix == "KB" || suffix == "KIB")
+    shift = 10;
+  else if (suffix == "M" || suffix == "MB" || suffix == "MIB")
+    shift = 20;
+  else if (suffix == "G" || suffix == "GB" || suffix == "GIB")
+    shift = 30;
+  else if (suffix == "T" || suffix == "TB" || suffix == "TIB")
+    shift = 40;
+  else
+    return bad("unknown suffix '" + text.substr(digits) + "' (use K, M, G or T)");
   errno = 0;
   unsigned long long v = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
   if (errno == ERANGE || v > (std::numeric_limits<uint64_t>::max() >> shift)) return bad("too large");
@@ -122,9 +127,11 @@ Result<uint64_t> parse_byte_size(const std::string& raw) {
 }
 
 Result<Workload> parse_workload(const std::string& text) {
-  static const struct { const char* name; Workload w; } kNames[] = {
-      {"read", Workload::kRead},   {"write", Workload::kWrite}, {"randread", Workload::kRandRead},
-      {"randwrite", Workload::kRandWrite}, {"rw", Workload::kRw}, {"randrw", Workload::kRandRw}};
+  static const struct {
+    const char* name;
+    Workload w;
+  } kNames[] = {{"read", Workload::kRead},           {"write", Workload::kWrite}, {"randread", Workload::kRandRead},
+                {"randwrite", Workload::kRandWrite}, {"rw", Workload::kRw},       {"randrw", Workload::kRandRw}};
   for (const auto& n : kNames)
     if (text == n.name) return n.w;
   return Status::error("unknown workload '" + text + "': use read, write, randread, randwrite, rw or randrw");
@@ -132,17 +139,25 @@ Result<Workload> parse_workload(const std::string& text) {
 
 const char* workload_name(Workload w) {
   switch (w) {
-    case Workload::kRead: return "read";
-    case Workload::kWrite: return "write";
-    case Workload::kRandRead: return "randread";
-    case Workload::kRandWrite: return "randwrite";
-    case Workload::kRw: return "rw";
-    case Workload::kRandRw: return "randrw";
+    case Workload::kRead:
+      return "read";
+    case Workload::kWrite:
+      return "write";
+    case Workload::kRandRead:
+      return "randread";
+    case Workload::kRandWrite:
+      return "randwrite";
+    case Workload::kRw:
+      return "rw";
+    case Workload::kRandRw:
+      return "randrw";
   }
   return "?";
 }
 
-std::string controller_name(unsigned index) { return "nvmeoe" + std::to_string(index); }
+std::string controller_name(unsigned index) {
+  return "nvmeoe" + std::to_string(index);
+}
 
 std::string namespace_node(const std::string& controller, uint32_t nsid) {
   return controller + "n" + std::to_string(nsid);
@@ -153,7 +168,8 @@ Result<NodeName> parse_node_name(const std::string& raw) {
   if (text.compare(0, 5, "/dev/") == 0) text = text.substr(5);
   static const std::string kPrefix = "nvmeoe";
   auto bad = [&] {
-    return Status::error("invalid device '" + raw + "': expected a controller like nvmeoe0 or a namespace like nvmeoe0n1");
+    return Status::error("invalid device '" + raw +
+                         "': expected a controller like nvmeoe0 or a namespace like nvmeoe0n1");
   };
   if (text.compare(0, kPrefix.size(), kPrefix) != 0) return bad();
   size_t pos = kPrefix.size(), n_at = text.find('n', pos);
@@ -165,7 +181,8 @@ Result<NodeName> parse_node_name(const std::string& raw) {
   if (n_at != std::string::npos) {
     if (!all_digits(text, n_at + 1, text.size()) || text.size() - n_at - 1 > 10) return bad();
     unsigned long long nsid = std::strtoull(text.c_str() + n_at + 1, nullptr, 10);
-    if (nsid == 0 || nsid > 0xfffffffeULL) return Status::error("invalid device '" + raw + "': namespace ID out of range");
+    if (nsid == 0 || nsid > 0xfffffffeULL)
+      return Status::error("invalid device '" + raw + "': namespace ID out of range");
     out.nsid = static_cast<uint32_t>(nsid);
   }
   return out;

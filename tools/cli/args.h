@@ -37,7 +37,9 @@ const char* workload_name(Workload w);
 inline bool workload_random(Workload w) {
   return w == Workload::kRandRead || w == Workload::kRandWrite || w == Workload::kRandRw;
 }
-inline bool workload_mixed(Workload w) { return w == Workload::kRw || w == Workload::kRandRw; }
+inline bool workload_mixed(Workload w) {
+  return w == Workload::kRw || w == Workload::kRandRw;
+}
 
 // Controllers are named "nvmeoe<N>"; namespaces "nvmeoe<N>n<NSID>", like nvme0 and nvme0n1. A
 // leading "/dev/" is accepted for users who type nvme-cli habits.

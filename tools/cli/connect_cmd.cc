@@ -17,9 +17,14 @@ namespace nvmeoe::cli {
 
 namespace {
 
+// What --ctrl-loss-tmo -1 means: far enough that it never runs out, near enough not to overflow
+// a steady_clock time point.
+constexpr std::chrono::hours kForever{24 * 365 * 100};
+
 struct ConnectArgs {
   std::string traddr, nqn, host_iface, hostnqn, hostid, ethertype = "0x88b5";
-  unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5;
+  unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5, reconnect_delay_s = 10;
+  int ctrl_loss_tmo_s = 600;  // -1: reconnect forever, as in nvme-cli
   bool hdr_digest = false, data_digest = false, duplicate_connect = false;
   LogOptions log;
 };
@@ -57,6 +62,9 @@ int run_connect(const ConnectArgs& a) {
   o.header_digest = a.hdr_digest;
   o.data_digest = a.data_digest;
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
+  o.reconnect_delay = std::chrono::seconds(a.reconnect_delay_s);
+  o.ctrl_loss_tmo = a.ctrl_loss_tmo_s < 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(kForever)
+                                          : std::chrono::seconds(a.ctrl_loss_tmo_s);
   if (!a.duplicate_connect) {
     std::string dup = existing_connection(o);
     if (!dup.empty()) {
@@ -72,12 +80,16 @@ int run_connect(const ConnectArgs& a) {
 
 }  // namespace
 
-const char* version_string() { return "nvmeoe version " NVMEOE_VERSION; }
+const char* version_string() {
+  return "nvmeoe version " NVMEOE_VERSION;
+}
 
 Subcommand add_connect_command(CLI::App& parent) {
   auto a = std::make_shared<ConnectArgs>();
   CLI::App* app = parent.add_subcommand("connect", "Connect to an NVMe subsystem over raw Ethernet");
-  app->add_option("-a,--traddr", a->traddr, "Target MAC address (aa:bb:cc:dd:ee:ff)")->required()->check(mac_validator());
+  app->add_option("-a,--traddr", a->traddr, "Target MAC address (aa:bb:cc:dd:ee:ff)")
+      ->required()
+      ->check(mac_validator());
   app->add_option("-n,--nqn", a->nqn, "Subsystem NQN to connect to")->required()->check(nqn_validator());
   app->add_option("--host-iface", a->host_iface, "Local network interface to use")->required();
   app->add_option("-q,--hostnqn", a->hostnqn, "Host NQN (default: /etc/nvme/hostnqn, else generated)")
@@ -96,6 +108,13 @@ Subcommand add_connect_command(CLI::App& parent) {
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
       ->capture_default_str();
+  app->add_option("-c,--reconnect-delay", a->reconnect_delay_s, "Seconds between reconnect attempts")
+      ->check(int_range_validator(1, 3600, "the reconnect delay"))
+      ->capture_default_str();
+  app->add_option("-l,--ctrl-loss-tmo", a->ctrl_loss_tmo_s,
+                  "Seconds to keep reconnecting after the association is lost (-1: forever, 0: never)")
+      ->check(int_range_validator(-1, 31536000, "the controller loss timeout"))
+      ->capture_default_str();
   app->add_flag("-g,--hdr-digest", a->hdr_digest, "Ask for CRC32C header digests");
   app->add_flag("-G,--data-digest", a->data_digest, "Ask for CRC32C data digests");
   app->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for each queue's handshake")
@@ -105,7 +124,8 @@ Subcommand add_connect_command(CLI::App& parent) {
   add_log_options(*app, &a->log);
   app->footer(
       "Prints the new controller's name (nvmeoe0, nvmeoe1, ...). A background agent holds the\n"
-      "association until `nvmeoe disconnect`.\n\n"
+      "association until `nvmeoe disconnect`; after a loss it reconnects for --ctrl-loss-tmo seconds,\n"
+      "then gives up and exits.\n\n"
       "Examples:\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -i 4 -Q 256 -g -G");

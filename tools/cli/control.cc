@@ -47,8 +47,7 @@ bool needs_nsid(ControlOp op) {
 template <typename T>
 bool get_unsigned(const json& j, const char* key, T* out, std::string* why) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer() ||
-      (!it->is_number_unsigned() && it->template get<int64_t>() < 0)) {
+  if (it == j.end() || !it->is_number_integer() || (!it->is_number_unsigned() && it->template get<int64_t>() < 0)) {
     *why = std::string("missing or invalid \"") + key + "\"";
     return false;
   }
@@ -79,8 +78,10 @@ ControlReply ControlReply::nvme_status(uint16_t status) {
 
 std::string ControlReply::describe() const {
   switch (kind) {
-    case Kind::kOk: return "Success";
-    case Kind::kError: return error;
+    case Kind::kOk:
+      return "Success";
+    case Kind::kError:
+      return error;
     case Kind::kNvmeStatus: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "(%#x)", status);
@@ -123,8 +124,7 @@ Result<ControlRequest> decode_request(std::string_view line) {
   std::string why;
   if (needs_nsid(req.op) && !get_unsigned(j, "nsid", &req.nsid, &why)) return Status::error(why);
   if (needs_range(req.op)) {
-    if (!get_unsigned(j, "slba", &req.slba, &why) || !get_unsigned(j, "nlb", &req.nlb, &why))
-      return Status::error(why);
+    if (!get_unsigned(j, "slba", &req.slba, &why) || !get_unsigned(j, "nlb", &req.nlb, &why)) return Status::error(why);
     if (req.nlb == 0) return Status::error("\"nlb\" must be at least 1");
   }
   if (req.op == ControlOp::kWrite && !get_unsigned(j, "bytes", &req.bytes, &why)) return Status::error(why);
@@ -150,7 +150,9 @@ std::string encode_reply(const ControlReply& reply) {
       if (reply.bytes) j["bytes"] = reply.bytes;
       if (reply.has_info) j["info"] = reply.info;
       break;
-    case ControlReply::Kind::kError: j["error"] = reply.error; break;
+    case ControlReply::Kind::kError:
+      j["error"] = reply.error;
+      break;
     case ControlReply::Kind::kNvmeStatus:
       j["status"] = reply.status;
       j["status_name"] = reply.status_name;
@@ -189,9 +191,15 @@ Result<ControlReply> decode_reply(std::string_view line) {
   return r;
 }
 
-std::string control_socket_path(const std::string& name) { return run_dir() + "/" + name + ".sock"; }
-std::string control_lock_path(const std::string& name) { return run_dir() + "/" + name + ".lock"; }
-std::string control_json_path(const std::string& name) { return run_dir() + "/" + name + ".json"; }
+std::string control_socket_path(const std::string& name) {
+  return run_dir() + "/" + name + ".sock";
+}
+std::string control_lock_path(const std::string& name) {
+  return run_dir() + "/" + name + ".lock";
+}
+std::string control_json_path(const std::string& name) {
+  return run_dir() + "/" + name + ".json";
+}
 
 std::vector<std::string> list_controller_names() {
   std::vector<std::string> names;

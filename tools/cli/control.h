@@ -29,12 +29,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/list_model.h"
 #include "common/status.h"
@@ -69,7 +68,7 @@ struct ControlReply {
   std::string status_name;  // kNvmeStatus
   uint64_t bytes = 0;       // kOk: raw bytes that follow the line (read)
   bool has_info = false;
-  ControllerModel info;     // kOk reply to info
+  ControllerModel info;  // kOk reply to info
 
   static ControlReply ok(uint64_t bytes = 0) {
     ControlReply r;

@@ -57,12 +57,16 @@ int report(const char* what, const Result<ControlReply>& reply, const char* succ
     return 1;
   }
   if (reply->kind == ControlReply::Kind::kOk) {
-    if (success_text) std::fprintf(stderr, "%s\n", success_text);
-    else std::fprintf(stderr, "%s: Success\n", what);
+    if (success_text)
+      std::fprintf(stderr, "%s\n", success_text);
+    else
+      std::fprintf(stderr, "%s: Success\n", what);
     return 0;
   }
-  if (reply->kind == ControlReply::Kind::kNvmeStatus) std::fprintf(stderr, "%s\n", reply->describe().c_str());
-  else std::fprintf(stderr, "%s: %s\n", what, reply->error.c_str());
+  if (reply->kind == ControlReply::Kind::kNvmeStatus)
+    std::fprintf(stderr, "%s\n", reply->describe().c_str());
+  else
+    std::fprintf(stderr, "%s: %s\n", what, reply->error.c_str());
   return 1;
 }
 
@@ -266,8 +270,8 @@ void add_device_options(CLI::App* app, std::string* device, uint32_t* nsid) {
 
 Subcommand add_rw_command(CLI::App& parent, bool write) {
   auto a = std::make_shared<RwArgs>();
-  CLI::App* app = parent.add_subcommand(write ? "write" : "read",
-                                        write ? "Write blocks from a file or stdin" : "Read blocks to a file or stdout");
+  CLI::App* app = parent.add_subcommand(
+      write ? "write" : "read", write ? "Write blocks from a file or stdin" : "Read blocks to a file or stdout");
   add_device_options(app, &a->device, &a->nsid);
   app->add_option("-s,--start-block", a->start_block, "64-bit address of the first block");
   app->add_option("-c,--block-count", a->block_count, "Number of blocks, 0-based (0 means one block)")

@@ -42,7 +42,9 @@ ListModel collect_model() {
   return model;
 }
 
-bool process_gone(int pid) { return pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH); }
+bool process_gone(int pid) {
+  return pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
+}
 
 bool file_exists(const std::string& path) {
   struct stat st;

@@ -35,8 +35,12 @@ bool controller_name_less(const std::string& a, const std::string& b) {
 }
 
 void to_json(nlohmann::json& j, const NamespaceModel& m) {
-  j = {{"nsid", m.nsid},           {"blocks", m.blocks},       {"used_blocks", m.used_blocks},
-       {"block_size", m.block_size}, {"metadata_size", m.metadata_size}, {"read_only", m.read_only}};
+  j = {{"nsid", m.nsid},
+       {"blocks", m.blocks},
+       {"used_blocks", m.used_blocks},
+       {"block_size", m.block_size},
+       {"metadata_size", m.metadata_size},
+       {"read_only", m.read_only}};
 }
 
 void from_json(const nlohmann::json& j, NamespaceModel& m) {
@@ -49,9 +53,17 @@ void from_json(const nlohmann::json& j, NamespaceModel& m) {
 }
 
 void to_json(nlohmann::json& j, const QueueModel& m) {
-  j = {{"qid", m.qid},           {"size", m.size},         {"commands", m.commands},
-       {"retransmits", m.retransmits}, {"timeouts", m.timeouts}, {"errors", m.errors},
-       {"in_flight", m.in_flight}, {"bytes_read", m.bytes_read}, {"bytes_written", m.bytes_written}};
+  j = {{"qid", m.qid},
+       {"size", m.size},
+       {"commands", m.commands},
+       {"retransmits", m.retransmits},
+       {"timeouts", m.timeouts},
+       {"errors", m.errors},
+       {"in_flight", m.in_flight},
+       {"bytes_read", m.bytes_read},
+       {"bytes_written", m.bytes_written},
+       {"duplicates", m.duplicates},
+       {"digest_errors", m.digest_errors}};
 }
 
 void from_json(const nlohmann::json& j, QueueModel& m) {
@@ -64,6 +76,8 @@ void from_json(const nlohmann::json& j, QueueModel& m) {
   m.in_flight = j.value("in_flight", uint64_t{0});
   m.bytes_read = j.value("bytes_read", uint64_t{0});
   m.bytes_written = j.value("bytes_written", uint64_t{0});
+  m.duplicates = j.value("duplicates", uint64_t{0});
+  m.digest_errors = j.value("digest_errors", uint64_t{0});
 }
 
 void to_json(nlohmann::json& j, const ControllerModel& m) {
@@ -80,6 +94,8 @@ void to_json(nlohmann::json& j, const ControllerModel& m) {
        {"max_transfer", m.max_transfer},
        {"io_queues", m.io_queues},
        {"ethertype", m.ethertype},
+       {"state", m.state},
+       {"reconnects", m.reconnects},
        {"namespaces", m.namespaces},
        {"queues", m.queues}};
 }
@@ -98,6 +114,8 @@ void from_json(const nlohmann::json& j, ControllerModel& m) {
   m.max_transfer = j.value("max_transfer", 0u);
   m.io_queues = j.value("io_queues", uint16_t{0});
   m.ethertype = j.value("ethertype", uint16_t{0x88B5});
+  m.state = j.value("state", std::string("live"));
+  m.reconnects = j.value("reconnects", uint64_t{0});
   m.namespaces = j.value("namespaces", std::vector<NamespaceModel>{});
   m.queues = j.value("queues", std::vector<QueueModel>{});
 }

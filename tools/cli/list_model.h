@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace nvmeoe::cli {
 
@@ -27,6 +26,7 @@ struct QueueModel {
   uint16_t size = 0;
   uint64_t commands = 0, retransmits = 0, timeouts = 0, errors = 0, in_flight = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t duplicates = 0, digest_errors = 0;
 };
 
 struct ControllerModel {
@@ -38,6 +38,8 @@ struct ControllerModel {
   uint32_t max_transfer = 0;  // bytes per command
   uint16_t io_queues = 0;
   uint16_t ethertype = 0x88B5;
+  std::string state = "live";  // nvme-cli's controller states: "live", or "connecting" while reconnecting
+  uint64_t reconnects = 0;
   std::vector<NamespaceModel> namespaces;
   std::vector<QueueModel> queues;
   const NamespaceModel* find_namespace(uint32_t nsid) const;

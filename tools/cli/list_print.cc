@@ -47,7 +47,9 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string address_of(const ControllerModel& c) { return "traddr=" + c.target_mac + ",host_iface=" + c.iface; }
+std::string address_of(const ControllerModel& c) {
+  return "traddr=" + c.target_mac + ",host_iface=" + c.iface;
+}
 
 // Subsystems in order of first appearance, named like nvme-cli's nvme-subsysN.
 struct SubsystemGroup {
@@ -130,18 +132,20 @@ std::string format_list_verbose(const ListModel& model) {
   // nvmeoe's own part: what nvme-cli would read from sysfs for a fabrics controller.
   for (const auto& c : model.controllers) {
     out += "\n";
-    appendf(out, "%s: cntlid %u, agent pid %d, %u I/O queue(s), max transfer %s\n", c.name.c_str(), c.cntlid, c.pid,
-            c.io_queues, format_binary_bytes(c.max_transfer).c_str());
+    appendf(out, "%s: %s, cntlid %u, agent pid %d, %u I/O queue(s), max transfer %s, %llu reconnect(s)\n",
+            c.name.c_str(), c.state.c_str(), c.cntlid, c.pid, c.io_queues, format_binary_bytes(c.max_transfer).c_str(),
+            static_cast<unsigned long long>(c.reconnects));
     appendf(out, "  target MAC:    %s (EtherType 0x%04x) via %s\n", c.target_mac.c_str(), c.ethertype, c.iface.c_str());
     appendf(out, "  subsystem NQN: %s\n", c.subnqn.c_str());
     appendf(out, "  host NQN:      %s\n", c.hostnqn.c_str());
     if (c.queues.empty()) continue;
-    appendf(out, "  %-5s %6s %12s %12s %9s %8s %9s %16s %16s\n", "Queue", "Size", "Commands", "Retransmits", "Timeouts",
-            "Errors", "In-flight", "Bytes-read", "Bytes-written");
+    appendf(out, "  %-5s %6s %12s %12s %9s %8s %11s %13s %9s %16s %16s\n", "Queue", "Size", "Commands", "Retransmits",
+            "Timeouts", "Errors", "Duplicates", "Digest-errors", "In-flight", "Bytes-read", "Bytes-written");
     for (const auto& q : c.queues) {
-      appendf(out, "  %-5u %6u %12llu %12llu %9llu %8llu %9llu %16llu %16llu\n", q.qid, q.size,
+      appendf(out, "  %-5u %6u %12llu %12llu %9llu %8llu %11llu %13llu %9llu %16llu %16llu\n", q.qid, q.size,
               static_cast<unsigned long long>(q.commands), static_cast<unsigned long long>(q.retransmits),
               static_cast<unsigned long long>(q.timeouts), static_cast<unsigned long long>(q.errors),
+              static_cast<unsigned long long>(q.duplicates), static_cast<unsigned long long>(q.digest_errors),
               static_cast<unsigned long long>(q.in_flight), static_cast<unsigned long long>(q.bytes_read),
               static_cast<unsigned long long>(q.bytes_written));
     }
@@ -176,6 +180,8 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       ordered_json j;
       j["Controller"] = c.name;
       j["Cntlid"] = c.cntlid;
+      j["State"] = c.state;
+      j["Reconnects"] = c.reconnects;
       j["AgentPid"] = c.pid;
       j["Transport"] = "eth";
       j["TargetMAC"] = c.target_mac;
@@ -193,10 +199,16 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       j["Namespaces"] = std::move(namespaces);
       ordered_json queues = ordered_json::array();
       for (const auto& q : c.queues) {
-        queues.push_back(ordered_json{{"QueueId", q.qid},           {"Size", q.size},
-                                      {"Commands", q.commands},     {"Retransmits", q.retransmits},
-                                      {"Timeouts", q.timeouts},     {"Errors", q.errors},
-                                      {"InFlight", q.in_flight},    {"BytesRead", q.bytes_read},
+        queues.push_back(ordered_json{{"QueueId", q.qid},
+                                      {"Size", q.size},
+                                      {"Commands", q.commands},
+                                      {"Retransmits", q.retransmits},
+                                      {"Timeouts", q.timeouts},
+                                      {"Errors", q.errors},
+                                      {"Duplicates", q.duplicates},
+                                      {"DigestErrors", q.digest_errors},
+                                      {"InFlight", q.in_flight},
+                                      {"BytesRead", q.bytes_read},
                                       {"BytesWritten", q.bytes_written}});
       }
       j["Queues"] = std::move(queues);

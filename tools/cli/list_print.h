@@ -2,9 +2,8 @@
 // same ListModel (STYLE rule 10). They return strings so tests compare them byte for byte.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/list_model.h"
 

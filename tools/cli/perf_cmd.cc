@@ -31,11 +31,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 volatile sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
+void on_interrupt(int) {
+  g_interrupted = 1;
+}
 
 struct PerfArgs {
   std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
+  unsigned ctrl_loss_tmo_s = 0;  // a benchmark reports a lost association instead of stalling on it
   uint32_t nsid = 1;
   bool verify = false, json = false;
   LogOptions log;
@@ -144,8 +147,10 @@ class PerfRunner {
     s.unit = next.unit;
     s.write = next.write;
     if (verify_) {
-      if (s.write) s.seq = table_.begin_write(s.unit);
-      else s.ticket = table_.begin_read(s.unit);
+      if (s.write)
+        s.seq = table_.begin_write(s.unit);
+      else
+        s.ticket = table_.begin_read(s.unit);
     }
     return true;
   }
@@ -154,20 +159,24 @@ class PerfRunner {
   void issue(Slot& s) {
     uint64_t slba = s.unit * blocks_per_io_;
     if (s.write && verify_)
-      for (uint32_t b = 0; b < blocks_per_io_; ++b) fill_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.seq);
+      for (uint32_t b = 0; b < blocks_per_io_; ++b)
+        fill_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.seq);
     s.start = Clock::now();
     // The callback captures one pointer: it fits std::function's inline storage (no allocation).
     Slot* slot = &s;
     if (s.write)
-      hc_->write(nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
-                 s.queue);
+      hc_->write(
+          nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
+          s.queue);
     else
-      hc_->read(nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
-                s.queue);
+      hc_->read(
+          nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
+          s.queue);
   }
 
   void complete(Slot& s, const Completion& c) {
-    uint64_t ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.start).count());
+    uint64_t ns =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.start).count());
     bool check = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -175,8 +184,8 @@ class PerfRunner {
       if (!c.ok()) {
         ++errors_;
         if (first_error_.empty())
-          first_error_ = std::string(s.write ? "write" : "read") + " of LBA " + std::to_string(s.unit * blocks_per_io_) +
-                         ": " + status_name(c.status);
+          first_error_ = std::string(s.write ? "write" : "read") + " of LBA " +
+                         std::to_string(s.unit * blocks_per_io_) + ": " + status_name(c.status);
         if (!hc_->alive() && !stopping_) {
           // A lost association fails everything at once; resubmitting would only spin.
           aborted_ = true;
@@ -191,8 +200,10 @@ class PerfRunner {
           counted_.latency.record(ns);
         }
         if (verify_ && !s.write) {
-          if (table_.still_checkable(s.unit, s.ticket)) check = true;
-          else skipped_blocks_ += blocks_per_io_;
+          if (table_.still_checkable(s.unit, s.ticket))
+            check = true;
+          else
+            skipped_blocks_ += blocks_per_io_;
         }
       }
     }
@@ -255,6 +266,7 @@ int run_perf(const PerfArgs& a) {
   // An NVMe queue of N entries holds N-1 commands.
   o.queue_size = static_cast<uint16_t>(std::clamp(a.depth + 1, 128u, 1024u));
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
+  o.ctrl_loss_tmo = std::chrono::seconds(a.ctrl_loss_tmo_s);
   auto connected = HostController::connect(o);
   if (!connected) return fail(connected.status().message());
   std::unique_ptr<HostController> hc = std::move(connected).value();
@@ -275,18 +287,19 @@ int run_perf(const PerfArgs& a) {
                 std::to_string(mt) + " bytes");
   bool writes = w != Workload::kRead && w != Workload::kRandRead;
   if (writes && ns->read_only) return bail("namespace " + std::to_string(a.nsid) + " is read-only");
-  if (a.verify && !workload_mixed(w))
-    return bail("--verify needs a workload that both writes and reads: rw or randrw");
+  if (a.verify && !workload_mixed(w)) return bail("--verify needs a workload that both writes and reads: rw or randrw");
   uint64_t capacity = ns->blocks * ns->block_size, span = capacity;
   if (!a.span.empty()) {
     span = *parse_byte_size(a.span);
-    if (span > capacity) return bail("--size " + a.span + " is larger than the namespace (" + std::to_string(capacity) + " bytes)");
+    if (span > capacity)
+      return bail("--size " + a.span + " is larger than the namespace (" + std::to_string(capacity) + " bytes)");
   }
   uint64_t units = span / a.io_size;
   if (units == 0) return bail("the span is smaller than one I/O");
   constexpr uint64_t kMaxVerifyUnits = uint64_t(1) << 24;
   if (a.verify && units > kMaxVerifyUnits)
-    return bail("--verify tracks at most " + std::to_string(kMaxVerifyUnits) + " I/O units; limit the span with --size");
+    return bail("--verify tracks at most " + std::to_string(kMaxVerifyUnits) +
+                " I/O units; limit the span with --size");
   uint16_t queues = std::min<uint16_t>(static_cast<uint16_t>(a.nr_io_queues), hc->io_queue_count());
   if (queues == 0) return bail("the controller granted no I/O queues");
 
@@ -294,7 +307,7 @@ int run_perf(const PerfArgs& a) {
   bool drained = false;
   {
     auto runner = std::make_unique<PerfRunner>(hc.get(), a, w, ns->block_size, units, queues);
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
@@ -324,8 +337,10 @@ int run_perf(const PerfArgs& a) {
   result.queues = queues;
   result.nsid = a.nsid;
   result.verify = a.verify;
-  if (a.json) std::printf("%s\n", perf_json(result).dump(2).c_str());
-  else std::fputs(format_perf_text(result).c_str(), stdout);
+  if (a.json)
+    std::printf("%s\n", perf_json(result).dump(2).c_str());
+  else
+    std::fputs(format_perf_text(result).c_str(), stdout);
   return result.failed() ? 1 : 0;
 }
 
@@ -333,7 +348,8 @@ int run_perf(const PerfArgs& a) {
 
 Subcommand add_perf_command(CLI::App& parent) {
   auto a = std::make_shared<PerfArgs>();
-  CLI::App* app = parent.add_subcommand("perf", "Measure I/O performance over its own association (like spdk_nvme_perf)");
+  CLI::App* app =
+      parent.add_subcommand("perf", "Measure I/O performance over its own association (like spdk_nvme_perf)");
   app->add_option("-a,--traddr", a->traddr, "Target MAC address")->required()->check(mac_validator());
   app->add_option("-n,--nqn", a->nqn, "Subsystem NQN")->required()->check(nqn_validator());
   app->add_option("--host-iface", a->host_iface, "Local network interface")->required();
@@ -362,7 +378,8 @@ Subcommand add_perf_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--size", a->span, "Bytes of the namespace to use, from LBA 0 (default: all)")
       ->check(byte_size_validator());
-  app->add_flag("--verify", a->verify, "Write a pattern and check every read against the last completed write (rw, randrw)");
+  app->add_flag("--verify", a->verify,
+                "Write a pattern and check every read against the last completed write (rw, randrw)");
   app->add_flag("--json", a->json, "Print the results as JSON");
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
@@ -370,13 +387,20 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for each queue's handshake")
       ->check(int_range_validator(1, 600, "the connect timeout"))
       ->capture_default_str();
+  app->add_option("-l,--ctrl-loss-tmo", a->ctrl_loss_tmo_s,
+                  "Seconds to hold I/O and reconnect after the association is lost (0: fail at once)")
+      ->check(int_range_validator(0, 3600, "the controller loss timeout"))
+      ->capture_default_str();
   add_log_options(*app, &a->log);
   app->footer(
       "Exits non-zero on any I/O error or verification mismatch.\n\n"
       "Examples:\n"
-      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -q 32 -o 4096 -w randread -t 10\n"
-      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randrw -M 70 -i 4 --json\n"
-      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randwrite --verify --size 1G");
+      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -q 32 -o 4096 -w randread "
+      "-t 10\n"
+      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randrw -M 70 -i 4 "
+      "--json\n"
+      "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randwrite --verify "
+      "--size 1G");
   return {app, [a] { return run_perf(*a); }};
 }
 

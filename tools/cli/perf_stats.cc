@@ -22,9 +22,13 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-uint64_t pattern_seed(uint64_t lba, uint32_t seq) { return lba * 0x9e3779b97f4a7c15ULL ^ (uint64_t(seq) << 32 | seq); }
+uint64_t pattern_seed(uint64_t lba, uint32_t seq) {
+  return lba * 0x9e3779b97f4a7c15ULL ^ (uint64_t(seq) << 32 | seq);
+}
 
-double ns_to_us(double ns) { return ns / 1000.0; }
+double ns_to_us(double ns) {
+  return ns / 1000.0;
+}
 
 }  // namespace
 
@@ -141,7 +145,9 @@ bool VerifyTable::still_checkable(uint64_t unit, const ReadTicket& t) const {
 IoGenerator::IoGenerator(Workload w, uint64_t units, unsigned rwmixread, uint64_t seed)
     : workload_(w), units_(units ? units : 1), rwmixread_(std::min(rwmixread, 100u)), state_(seed) {}
 
-uint64_t IoGenerator::rand64() { return splitmix64(state_); }
+uint64_t IoGenerator::rand64() {
+  return splitmix64(state_);
+}
 
 IoGenerator::Next IoGenerator::next() {
   Next n{};
@@ -153,11 +159,17 @@ IoGenerator::Next IoGenerator::next() {
   }
   switch (workload_) {
     case Workload::kRead:
-    case Workload::kRandRead: n.write = false; break;
+    case Workload::kRandRead:
+      n.write = false;
+      break;
     case Workload::kWrite:
-    case Workload::kRandWrite: n.write = true; break;
+    case Workload::kRandWrite:
+      n.write = true;
+      break;
     case Workload::kRw:
-    case Workload::kRandRw: n.write = rand64() % 100 >= rwmixread_; break;
+    case Workload::kRandRw:
+      n.write = rand64() % 100 >= rwmixread_;
+      break;
   }
   return n;
 }
@@ -172,8 +184,8 @@ std::string format_perf_text(const PerfResult& r) {
   out += buf;
   std::snprintf(buf, sizeof buf, "latency (us): mean %.2f  p50 %.2f  p99 %.2f  min %.2f  max %.2f\n",
                 ns_to_us(r.latency.mean()), ns_to_us(static_cast<double>(r.latency.percentile(50))),
-                ns_to_us(static_cast<double>(r.latency.percentile(99))),
-                ns_to_us(static_cast<double>(r.latency.min())), ns_to_us(static_cast<double>(r.latency.max())));
+                ns_to_us(static_cast<double>(r.latency.percentile(99))), ns_to_us(static_cast<double>(r.latency.min())),
+                ns_to_us(static_cast<double>(r.latency.max())));
   out += buf;
   std::snprintf(buf, sizeof buf, "reads: %llu  writes: %llu  errors: %llu\n", static_cast<unsigned long long>(r.reads),
                 static_cast<unsigned long long>(r.writes), static_cast<unsigned long long>(r.errors));
@@ -208,9 +220,8 @@ nlohmann::ordered_json perf_json(const PerfResult& r) {
   j["bytes"] = r.bytes;
   j["errors"] = r.errors;
   if (r.verify)
-    j["verify"] = {{"checked_blocks", r.verified_blocks},
-                   {"skipped_blocks", r.skipped_blocks},
-                   {"mismatches", r.mismatches}};
+    j["verify"] = {
+        {"checked_blocks", r.verified_blocks}, {"skipped_blocks", r.skipped_blocks}, {"mismatches", r.mismatches}};
   if (!r.first_error.empty()) j["first_error"] = r.first_error;
   return j;
 }

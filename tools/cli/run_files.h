@@ -68,8 +68,8 @@ inline std::string sanitize_component(const std::string& s, size_t max_len = 96)
   std::string out;
   for (char c : s) {
     if (out.size() >= max_len) break;
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-                c == '_';
+    bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
     out += keep ? c : '_';
   }
   return out;

@@ -1,0 +1,161 @@
+// The host controller's implementation class, shared by host_controller.cc (API, bring-up,
+// reconnect) and host_datapath.cc (the event loop: dispatch, frames, timers). Everything under
+// "loop thread" is touched only by the loop thread; the rest says how it is shared.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "host/host_queue.h"
+#include "link/link.h"
+#include "nvmeoe/host.h"
+#include "wire/frame.h"
+
+namespace nvmeoe {
+
+constexpr uint16_t kAdminQueueSize = 32;
+constexpr size_t kHostRxBatch = 256;
+constexpr size_t kHostTxHeaders = 2048;
+constexpr size_t kHeadWithSqe = kFrameHeadroom + kSqeSize;
+
+class HostControllerImpl final : public HostController {
+ public:
+  HostControllerImpl(std::unique_ptr<Link> link, ConnectOptions opts, MacAddress target, std::array<uint8_t, 16> hostid);
+  ~HostControllerImpl() override;
+
+  // Starts the loop thread and brings the controller up; fails with the reason.
+  Status start();
+
+  const ControllerInfo& controller() const override { return info_; }
+  const std::vector<NamespaceInfo>& namespaces() const override { return namespaces_; }
+  std::string hostnqn() const override { return opts_.hostnqn; }
+  std::string target_mac() const override { return target_.str(); }
+  std::string local_iface() const override { return link_->name(); }
+  uint16_t io_queue_count() const override { return io_queues_.load(); }
+  bool alive() const override { return state_.load() != State::kDead; }
+  bool connected() const override { return state_.load() == State::kLive; }
+  uint64_t reconnects() const override { return reconnects_.load(); }
+  std::vector<QueueStats> stats() const override;
+
+  void read(uint32_t nsid, uint64_t slba, uint32_t nlb, void* buf, IoCallback cb, uint16_t queue) override;
+  void write(uint32_t nsid, uint64_t slba, uint32_t nlb, const void* buf, IoCallback cb, uint16_t queue,
+             bool fua) override;
+  void flush(uint32_t nsid, IoCallback cb, uint16_t queue) override;
+  void write_zeroes(uint32_t nsid, uint64_t slba, uint32_t nlb, IoCallback cb, uint16_t queue) override;
+  void deallocate(uint32_t nsid, std::vector<DsmRange> ranges, IoCallback cb, uint16_t queue) override;
+  void admin(std::span<const uint8_t> sqe, std::span<uint8_t> data, IoCallback cb) override;
+  void disconnect() override;
+
+ private:
+  // kConnecting: first bring-up; kLive: serving; kReconnecting: association lost, commands held
+  // until a new association is up or ctrl_loss_tmo runs out; kDead: nothing more will complete.
+  enum class State { kConnecting, kLive, kReconnecting, kDead };
+
+  // ---- bring-up and reconnect (a caller or the reconnect thread; the loop runs the protocol) ----
+  Status bring_up(bool first);
+  Status connect_refused(const Completion& r);
+  Status connect_queue(uint16_t qid, uint16_t size);
+  Completion fabrics_connect(uint16_t qid, uint16_t size);
+  Status property_get(uint32_t offset, int bytes, uint64_t* out);
+  Status property_set(uint32_t offset, uint32_t value);
+  Status identify(uint8_t cns, uint32_t nsid, uint8_t* out);
+  Completion internal_wait(uint16_t qid, const Sqe& s, uint8_t* data, uint32_t len, std::shared_ptr<void> keep);
+  void shutdown_controller();
+  void reconnect_thread();
+
+  // ---- submission (any thread) ----
+  uint16_t pick_queue(uint16_t queue);
+  void rw(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb, uint8_t* buf, IoCallback cb, uint16_t queue,
+          bool fua);
+  void submit(uint16_t qid, HostCommand c);
+  void post(std::function<void()> fn);
+
+  // ---- loop thread (host_datapath.cc) ----
+  void run_loop();
+  void dispatch(uint16_t qid, HostCommand c);
+  bool start_command(HostQueue& q, HostCommand& c);
+  HostClock::duration rto(const HostQueue& q) const;
+  FrameHeader header_for(const HostQueue& q, FrameKind kind) const;
+  void send_command(HostQueue& q, HostSlot& s, bool retry);
+  void send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len);
+  void queue_frame(const FrameHeader& h, std::span<const uint8_t> body);
+  void queue_owned(FrameHeader h, std::vector<uint8_t> payload);
+  void flush_tx();
+  void send_connect_request(HostQueue& q);
+  void send_terminate(HostQueue& q, TerminateReason why);
+  void on_frame(std::span<const uint8_t> bytes);
+  void on_connect_response(HostQueue& q, const Frame& f);
+  HostSlot* slot_for(HostQueue& q, const Frame& f);
+  void on_response(HostQueue& q, const Frame& f);
+  void on_data(HostQueue& q, const Frame& f);
+  void on_retransmit_request(HostQueue& q, const Frame& f);
+  void try_complete(HostQueue& q, HostSlot& s);
+  void request_missing(HostQueue& q, HostSlot& s);
+  void finish(HostQueue& q, HostSlot& s, const Completion& r);
+  void start_waiting(HostQueue& q);
+  void on_terminate(HostQueue& q, const Frame& f);
+  void lose_association(const char* why);
+  void hold_outstanding();
+  void fail_held(NvmeStatus status);
+  void fail_now_cb(HostCommand& c, NvmeStatus status);
+  void fail_all(NvmeStatus status);
+  void check_timers(HostClock::time_point now);
+  void publish_stats();
+
+  // Fixed after construction.
+  std::unique_ptr<Link> link_;
+  ConnectOptions opts_;
+  MacAddress target_, local_;
+  uint16_t ethertype_;
+  std::array<uint8_t, 16> hostid_;
+
+  // Written by bring-up before the first successful start() returns; afterwards only cntlid
+  // changes, by the reconnect thread, between loop handoffs.
+  ControllerInfo info_;
+  std::vector<NamespaceInfo> namespaces_;
+  std::atomic<uint16_t> io_queues_{0};
+  std::atomic<State> state_{State::kConnecting};
+  std::atomic<uint64_t> reconnects_{0};
+
+  // Cross-thread handoff to the loop.
+  std::thread loop_;
+  std::thread::id loop_id_;
+  int wake_fd_ = -1;
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;
+  std::atomic<bool> stop_{false}, stop_loop_{false}, disconnected_{false};
+  std::atomic<uint32_t> rr_{0};
+
+  // Reconnect thread: woken by lose_association.
+  std::thread reconnector_;
+  std::mutex rc_mu_;
+  std::condition_variable rc_cv_;
+  bool rc_wanted_ = false;
+  HostClock::time_point lost_at_;
+
+  // ---- loop thread ----
+  std::vector<std::unique_ptr<HostQueue>> queues_;  // [0] admin
+  std::vector<QueueStats> carried_stats_;           // counters of queues replaced by a reconnect
+  std::deque<std::pair<uint16_t, HostCommand>> held_;  // commands waiting for a reconnect
+  uint32_t last_dw1_ = 0;
+  bool keep_alive_pending_ = false;
+  HostClock::time_point next_keep_alive_;
+  std::vector<std::array<uint8_t, kHeadWithSqe + kDigestSize>> tx_heads_;
+  std::vector<TxFrame> tx_;
+  std::vector<std::vector<uint8_t>> owned_;
+  std::mt19937_64 rng_;
+  uint64_t digest_errors_ = 0;
+
+  mutable std::mutex stats_mu_;
+  std::vector<QueueStats> stats_snapshot_;
+};
+
+}  // namespace nvmeoe
