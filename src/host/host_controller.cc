@@ -60,7 +60,7 @@ std::vector<QueueStats> HostControllerImpl::stats() const {
 
 Status HostControllerImpl::bring_up(bool first) {
   NVMEOE_RETURN_IF_ERROR(connect_queue(0, kAdminQueueSize));
-  Completion r = fabrics_connect(0, kAdminQueueSize);
+  Completion r = fabrics_connect(0, granted_size(0));
   if (!r.ok()) return connect_refused(r);
   info_.cntlid = uint16_t(r.dw0);
 
@@ -141,7 +141,7 @@ Status HostControllerImpl::bring_up(bool first) {
 
   for (uint16_t qid = 1; qid <= nq; ++qid) {
     NVMEOE_RETURN_IF_ERROR(connect_queue(qid, opts_.queue_size));
-    r = fabrics_connect(qid, opts_.queue_size);
+    r = fabrics_connect(qid, granted_size(qid));
     if (!r.ok()) return Status::error("I/O queue " + std::to_string(qid) + " refused: " + status_name(r.status), EIO);
   }
   io_queues_ = nq;
@@ -183,6 +183,14 @@ Status HostControllerImpl::connect_queue(uint16_t qid, uint16_t size) {
   std::string err = fut.get();
   if (!err.empty()) return Status::error(err, err.find("no answer") != std::string::npos ? ETIMEDOUT : ECONNREFUSED);
   return Status::ok();
+}
+
+// The queue size the handshake granted (it lives on the loop thread).
+uint16_t HostControllerImpl::granted_size(uint16_t qid) {
+  auto p = std::make_shared<std::promise<uint16_t>>();
+  auto f = p->get_future();
+  post([this, qid, p] { p->set_value(queues_[qid]->size); });
+  return f.get();
 }
 
 Completion HostControllerImpl::fabrics_connect(uint16_t qid, uint16_t size) {
@@ -292,6 +300,11 @@ void HostControllerImpl::reconnect_thread() {
         break;
       }
       LOG_WARN("reconnect to %s failed: %s", target_.str().c_str(), s.message().c_str());
+      // Leave nothing half-made on the target.
+      post([this] {
+        for (auto& qp : queues_)
+          if (qp && qp->state == HostQueue::State::kReady) send_terminate(*qp, TerminateReason::kHostDisconnect);
+      });
     }
     if (stop_.load()) return;
     if (back) {

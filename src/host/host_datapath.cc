@@ -152,10 +152,12 @@ void HostControllerImpl::send_command(HostQueue& q, HostSlot& s, bool retry) {
   }
   tx_.push_back(f);
   // A retransmitted command travels alone: the target answers with what it lacks.
-  if (h2c && !retry) send_data(q, s, in_capsule, len - in_capsule);
+  if (h2c && !retry) send_data(q, s, in_capsule, len - in_capsule, true);
 }
 
-void HostControllerImpl::send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len) {
+// `last`: this call sends the end of a burst (LAST set on its final frame); one LAST per burst
+// keeps the target from asking again for ranges that are still on their way.
+void HostControllerImpl::send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len, bool last) {
   uint32_t end = offset + std::min(len, s.cmd.len - std::min(offset, s.cmd.len));
   for (uint32_t off = offset; off < end;) {
     uint32_t n = std::min(q.max_payload, end - off);
@@ -165,7 +167,7 @@ void HostControllerImpl::send_data(HostQueue& q, HostSlot& s, uint32_t offset, u
     h.length = uint16_t(n);
     h.offset = off;
     h.total = s.cmd.len;
-    if (off + n == end) h.flags |= frame_flag::kLast;
+    if (last && off + n == end) h.flags |= frame_flag::kLast;
     queue_frame(h, std::span<const uint8_t>(s.cmd.data + off, n));
     off += n;
   }
@@ -237,10 +239,12 @@ void HostControllerImpl::on_frame(std::span<const uint8_t> bytes) {
   if (f.h.qid >= queues_.size() || !queues_[f.h.qid]) return;
   HostQueue& q = *queues_[f.h.qid];
   if (f.h.nonce != q.nonce) return;  // an older association of this queue
-  if (q.state == HostQueue::State::kReady &&
+  // A target that lost the association (it restarted) cannot know the digests it had: its
+  // Terminate comes unprotected, and is accepted so the host reconnects at once.
+  if (q.state == HostQueue::State::kReady && f.h.kind != FrameKind::kTerminate &&
       (((q.digests & digest_bits::kHeader) && !(f.h.flags & frame_flag::kHeaderDigest)) ||
        ((q.digests & digest_bits::kData) && !(f.h.flags & frame_flag::kDataDigest)) ||
-       (q.bound && f.h.cntlid != info_.cntlid && f.h.kind != FrameKind::kTerminate))) {
+       (q.bound && f.h.cntlid != info_.cntlid))) {
     ++digest_errors_;
     return;  // negotiated protection missing, or not our controller: dropped like a lost frame
   }
@@ -290,7 +294,7 @@ void HostControllerImpl::on_response(HostQueue& q, const Frame& f) {
   s->cqe = decode_cqe(f.payload.data());
   s->have_response = true;
   s->expect = std::min(f.h.total, s->cmd.len);
-  if (q.qid == 0 && s->cmd.sqe.opcode == admin_opcode::kFabrics && s->cmd.sqe.fctype() == fabrics_type::kConnect &&
+  if (s->cmd.sqe.opcode == admin_opcode::kFabrics && s->cmd.sqe.fctype() == fabrics_type::kConnect &&
       status_ok(s->cqe.status))
     q.bound = true;
   try_complete(q, *s);
@@ -314,7 +318,8 @@ void HostControllerImpl::on_retransmit_request(HostQueue& q, const Frame& f) {
   s->retries = 0;
   s->acked = true;
   if (s->dir == DataDirection::kHostToController)
-    for (const auto& r : ranges) send_data(q, *s, r.offset, r.length);
+    for (size_t i = 0; i < ranges.size(); ++i)
+      send_data(q, *s, ranges[i].offset, ranges[i].length, i + 1 == ranges.size());
   s->rto_at = HostClock::now() + rto(q) * 2;
 }
 
@@ -501,8 +506,9 @@ void HostControllerImpl::check_timers(HostClock::time_point now) {
       ++s.retries;
       ++q.stats.retransmits;
       s.retransmitted = true;
-      // Multiplicative decrease: loss means the path or the receiver is overloaded.
-      q.window = std::max(1.0, q.window / 2);
+      // Multiplicative decrease: loss means the path or the receiver is overloaded (a command the
+      // target acknowledged as executing is slow, not lost).
+      if (!s.acked) q.window = std::max(1.0, q.window / 2);
       bool c2h_progress = s.dir == DataDirection::kControllerToHost && (s.have_response || s.received.covered());
       if (c2h_progress) request_missing(q, s);
       else send_command(q, s, true);

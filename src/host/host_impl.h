@@ -85,7 +85,8 @@ class HostControllerImpl final : public HostController {
   HostClock::duration rto(const HostQueue& q) const;
   FrameHeader header_for(const HostQueue& q, FrameKind kind) const;
   void send_command(HostQueue& q, HostSlot& s, bool retry);
-  void send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len);
+  void send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len, bool last);
+  uint16_t granted_size(uint16_t qid);
   void queue_frame(const FrameHeader& h, std::span<const uint8_t> body);
   void queue_owned(FrameHeader h, std::vector<uint8_t> payload);
   void flush_tx();

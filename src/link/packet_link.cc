@@ -1,5 +1,5 @@
 // PacketLink: the real-network Link. An AF_PACKET socket bound to one interface and EtherType,
-// receiving through a TPACKET_V3 PACKET_MMAP ring (no copy, no syscall per frame) and sending
+// receiving through a TPACKET_V2 PACKET_MMAP ring (no copy, no syscall per frame) and sending
 // batches with sendmmsg (frames assembled from up to three pieces by the kernel, no copy here).
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -22,18 +23,20 @@ namespace nvmeoe {
 
 namespace {
 
-// Receive ring geometry. veth has no flow control, so whatever the ring cannot hold while the
-// receiver is not scheduled is lost. 64 MiB holds ~40k full 1500-byte frames. Blocks are small and
-// many because a block is handed over when full or when its timeout expires, whichever comes first:
-// at low rates every block holds only ~1 ms of traffic, so the block count, not the byte size,
-// bounds how long the receiver may stall (256 blocks: at least 256 ms).
+// Receive ring geometry. TPACKET_V2, not V3: a V3 block reaches user space only when it is full or
+// its retire timer (millisecond granularity) fires, which added ~1 ms to every lone frame (a QD1
+// request or response); a V2 slot is handed over, and poll() woken, as soon as its frame lands.
+// veth has no flow control, so whatever the ring cannot hold while the receiver is not scheduled is
+// lost: 64 MiB is ~42k slots at MTU 1500, room for bursts of tens of thousands of frames (a 1 MiB
+// read is ~720 frames, times the queue depth). Slots never straddle a block; blocks are a multiple
+// of the page size and large enough that the slack at their ends is small.
 constexpr size_t kRingBytes = size_t(64) << 20;
-constexpr uint32_t kRingMinBlockSize = 256u << 10;
-// A block is handed to user space at the latest this long after its first frame arrived, which
-// bounds the latency added by batching frames into blocks.
-constexpr uint32_t kRingBlockTimeoutMs = 1;
-// Room for a VLAN tag the kernel may leave in place, on top of Ethernet header and payload.
-constexpr uint32_t kFrameSlack = 4;
+constexpr uint32_t kRingMinBlockSize = 1u << 20;
+// Where the kernel puts the network header inside a V2 slot for an Ethernet frame (tpacket_rcv:
+// TPACKET_ALIGN(header + sockaddr_ll + max(mac length, 16))); the Ethernet header sits just before
+// it. A slot holds a whole frame of `mtu` payload bytes when it has this many bytes plus `mtu`. An
+// in-band VLAN tag lengthens the MAC header but leaves this offset unchanged.
+constexpr uint32_t kSlotNetworkOffset = TPACKET_ALIGN(TPACKET2_HDRLEN + 16);
 constexpr int kSendBufferBytes = 8 << 20;
 // Frames per sendmmsg call; send() loops over larger batches in chunks of this size.
 constexpr size_t kSendChunk = 256;
@@ -71,10 +74,10 @@ class PacketLink final : public Link {
   Counters counters() const override;
 
  private:
-  tpacket_block_desc* block(uint32_t index) const {
-    return reinterpret_cast<tpacket_block_desc*>(ring_ + size_t(index) * block_size_);
+  tpacket2_hdr* slot(uint32_t index) const {
+    return reinterpret_cast<tpacket2_hdr*>(ring_ + size_t(index / slots_per_block_) * block_size_ +
+                                           size_t(index % slots_per_block_) * slot_size_);
   }
-  void release_block();
   // Sends msgs_[0..count) (already built); returns an error only for a broken link.
   Status send_chunk(size_t count);
 
@@ -82,16 +85,15 @@ class PacketLink final : public Link {
   uint16_t ethertype_;
   int fd_ = -1;
 
-  // Receive ring and the reader's position in it, kept across receive() calls so a block can be
-  // consumed over several calls.
+  // Receive ring and the reader's position in it: the next slot to look at. The kernel fills slots
+  // in the same order, so the reader follows it around the ring.
   uint8_t* ring_ = nullptr;
   size_t ring_size_ = 0;
   uint32_t block_size_ = 0;
-  uint32_t block_count_ = 0;
-  uint32_t current_block_ = 0;
-  bool in_block_ = false;
-  uint32_t frames_left_in_block_ = 0;
-  const uint8_t* next_frame_ = nullptr;
+  uint32_t slot_size_ = 0;
+  uint32_t slots_per_block_ = 0;
+  uint32_t slot_count_ = 0;
+  uint32_t next_slot_ = 0;
 
   // Preallocated so that send() never allocates.
   sockaddr_ll dest_{};
@@ -113,25 +115,27 @@ Status PacketLink::open() {
     return Status::from_errno(err, "opening an AF_PACKET socket on " + info_.name);
   }
 
-  int version = TPACKET_V3;
+  int version = TPACKET_V2;
   if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0)
-    return Status::from_errno(errno, "setting TPACKET_V3 on " + info_.name);
+    return Status::from_errno(errno, "setting TPACKET_V2 on " + info_.name);
 
-  // tp_frame_size only has to hold the largest frame; TPACKET_V3 packs frames back to back.
-  uint32_t frame_size = TPACKET_ALIGN(TPACKET3_HDRLEN + kEthHeaderSize + kFrameSlack + info_.mtu);
+  // A slot must hold the largest frame whole (else it arrives truncated and is dropped); the kernel
+  // wants slots aligned to TPACKET_ALIGNMENT and blocks of whole pages.
+  slot_size_ = TPACKET_ALIGN(kSlotNetworkOffset + info_.mtu);
   block_size_ = kRingMinBlockSize;
-  while (block_size_ < 4 * frame_size) block_size_ *= 2;  // only for very large MTUs (loopback)
-  block_count_ = static_cast<uint32_t>(kRingBytes / block_size_);
-  tpacket_req3 req{};
+  while (block_size_ < slot_size_) block_size_ *= 2;  // never for real MTUs (at most 64 KiB)
+  const uint32_t block_count = static_cast<uint32_t>(std::max<size_t>(kRingBytes / block_size_, 1));
+  slots_per_block_ = block_size_ / slot_size_;
+  slot_count_ = slots_per_block_ * block_count;
+  tpacket_req req{};
   req.tp_block_size = block_size_;
-  req.tp_block_nr = block_count_;
-  req.tp_frame_size = frame_size;
-  req.tp_frame_nr = (block_size_ / frame_size) * block_count_;
-  req.tp_retire_blk_tov = kRingBlockTimeoutMs;
+  req.tp_block_nr = block_count;
+  req.tp_frame_size = slot_size_;
+  req.tp_frame_nr = slot_count_;
   if (::setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0)
     return Status::from_errno(errno, "creating the receive ring on " + info_.name);
 
-  ring_size_ = size_t(block_size_) * block_count_;
+  ring_size_ = size_t(block_size_) * block_count;
   void* ring = ::mmap(nullptr, ring_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
   if (ring == MAP_FAILED) return Status::from_errno(errno, "mapping the receive ring of " + info_.name);
   ring_ = static_cast<uint8_t*>(ring);
@@ -166,43 +170,32 @@ Status PacketLink::open() {
   return Status::ok();
 }
 
-void PacketLink::release_block() {
-  // The release store hands the block back only after every read of its frames is done.
-  __atomic_store_n(&block(current_block_)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-  current_block_ = (current_block_ + 1) % block_count_;
-  in_block_ = false;
-}
-
 size_t PacketLink::receive(FunctionRef<void(std::span<const uint8_t>)> sink, size_t max) {
   size_t delivered = 0;
   uint64_t truncated = 0;
-  while (delivered < max) {
-    if (!in_block_) {
-      tpacket_block_desc* desc = block(current_block_);
-      if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
-      in_block_ = true;
-      frames_left_in_block_ = desc->hdr.bh1.num_pkts;
-      next_frame_ = reinterpret_cast<const uint8_t*>(desc) + desc->hdr.bh1.offset_to_first_pkt;
-    }
-    while (frames_left_in_block_ > 0 && delivered < max) {
-      const auto* hdr = reinterpret_cast<const tpacket3_hdr*>(next_frame_);
-      const auto* sll =
-          reinterpret_cast<const sockaddr_ll*>(next_frame_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      const uint8_t* frame = next_frame_ + hdr->tp_mac;
+  // Skipped slots do not count against `max`; one lap of the ring bounds a call all the same.
+  for (uint32_t examined = 0; delivered < max && examined < slot_count_; ++examined) {
+    tpacket2_hdr* hdr = slot(next_slot_);
+    // The acquire load pairs with the kernel's barrier before it publishes TP_STATUS_USER: the
+    // header and frame bytes read below are complete.
+    uint32_t status = __atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE);
+    if ((status & TP_STATUS_USER) == 0) break;
+    const uint8_t* base = reinterpret_cast<const uint8_t*>(hdr);
+    const auto* sll = reinterpret_cast<const sockaddr_ll*>(base + TPACKET_ALIGN(sizeof(tpacket2_hdr)));
+    // Advance before calling the sink so the position is consistent whatever the sink does.
+    next_slot_ = next_slot_ + 1 == slot_count_ ? 0 : next_slot_ + 1;
+    if (sll->sll_pkttype != PACKET_OUTGOING) {
       uint32_t length = hdr->tp_snaplen;
-      bool whole = hdr->tp_snaplen == hdr->tp_len;
-      // Advance before calling the sink so the position is consistent whatever the sink does.
-      next_frame_ += hdr->tp_next_offset;
-      --frames_left_in_block_;
-      if (sll->sll_pkttype == PACKET_OUTGOING) continue;
+      bool whole = (status & TP_STATUS_COPY) == 0 && length == hdr->tp_len;
       if (!whole || length < kEthHeaderSize) {
         ++truncated;
-        continue;
+      } else {
+        sink(std::span<const uint8_t>(base + hdr->tp_mac, length));
+        ++delivered;
       }
-      sink(std::span<const uint8_t>(frame, length));
-      ++delivered;
     }
-    if (frames_left_in_block_ == 0) release_block();
+    // The release store hands the slot back only after every read of it (the sink's included).
+    __atomic_store_n(&hdr->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
   }
   if (delivered) bump(rx_frames_, delivered);
   if (truncated) bump(rx_truncated_, truncated);
@@ -294,7 +287,7 @@ Status PacketLink::send_chunk(size_t count) {
 }
 
 Link::Counters PacketLink::counters() const {
-  tpacket_stats_v3 stats{};
+  tpacket_stats stats{};
   socklen_t len = sizeof stats;
   if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &stats, &len) == 0 && stats.tp_drops)
     ring_drops_.fetch_add(stats.tp_drops, std::memory_order_relaxed);
