@@ -164,6 +164,7 @@ Status HostControllerImpl::connect_queue(uint16_t qid, uint16_t size) {
   auto promise = std::make_shared<std::promise<std::string>>();
   auto fut = promise->get_future();
   post([this, qid, size, promise] {
+    if (stop_) return promise->set_value("disconnected");
     if (queues_.size() <= qid) queues_.resize(qid + 1);
     auto q = std::make_unique<HostQueue>();
     if (queues_[qid]) {
@@ -445,6 +446,12 @@ void HostControllerImpl::disconnect() {
       stop_ = true;
     }
     rc_cv_.notify_all();
+    // A reconnect attempt in progress waits on the loop: end its handshakes now.
+    post([this] {
+      for (auto& qp : queues_)
+        if (qp && qp->state == HostQueue::State::kConnecting) qp->state = HostQueue::State::kFailed;
+      fail_all(sc::kHostAbortedCommand);
+    });
     if (reconnector_.joinable()) reconnector_.join();
     post([this] {
       for (size_t i = queues_.size(); i-- > 0;) {

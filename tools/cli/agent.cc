@@ -315,9 +315,11 @@ Result<std::string> claim_name(LockFile* lock) {
   ::close(*listen_fd);
   ::unlink(sock_path.c_str());
   ::unlink(json_path.c_str());
+  // Disconnect before joining the client threads: it fails commands held for a reconnect, which
+  // a client thread may be blocked on.
+  hc->disconnect();
   clients.stop();
   if (wake_fd >= 0) ::close(wake_fd);
-  hc->disconnect();
   hc.reset();
   syslog(LOG_INFO, "%s: disconnected (%s)", name->c_str(), reason);
   lock.release(true);
