@@ -58,10 +58,10 @@ struct Faults {
 
 struct Side {
   std::string iface;
-  Link* inner = nullptr;              // the PacketLink, owned by `link`
-  std::unique_ptr<FaultLink> link;    // faults on receive: this side's frames toward the other
+  Link* inner = nullptr;            // the PacketLink, owned by `link`
+  std::unique_ptr<FaultLink> link;  // faults on receive: this side's frames toward the other
   Faults faults;
-  uint64_t forwarded = 0;             // frames handed to the other side's send()
+  uint64_t forwarded = 0;  // frames handed to the other side's send()
   int last_error = 0;
 };
 
@@ -163,8 +163,7 @@ class Relay {
   }
 
   void print_stats() const {
-    std::printf("%s: stats %s | %s\n", kProg, counters_text(kLeftToRight).c_str(),
-                counters_text(kRightToLeft).c_str());
+    std::printf("%s: stats %s | %s\n", kProg, counters_text(kLeftToRight).c_str(), counters_text(kRightToLeft).c_str());
   }
   void print_summary() const {
     for (Dir d : {kLeftToRight, kRightToLeft}) std::printf("%s: summary %s\n", kProg, counters_text(d).c_str());
@@ -295,7 +294,7 @@ class ControlFifo {
   }
   Status open(const std::string& path) {
     path_ = path;
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0) {
       if (!S_ISFIFO(st.st_mode)) return Status::error(path + " exists and is not a FIFO");
     } else {
@@ -331,8 +330,9 @@ class ControlFifo {
 };
 
 int run(int argc, char** argv) {
-  CLI::App app{"nvmeoe-fault-relay: forward nvmeoe frames between two interfaces, injecting faults "
-               "(test namespaces only)"};
+  CLI::App app{
+      "nvmeoe-fault-relay: forward nvmeoe frames between two interfaces, injecting faults "
+      "(test namespaces only)"};
   std::string left, right, ethertype_text = "0x88b5", direction = "both", control_path, log_level = "warn";
   Faults faults;
   bool corrupt_headers = false;

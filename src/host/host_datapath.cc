@@ -175,16 +175,7 @@ void HostControllerImpl::send_data(HostQueue& q, HostSlot& s, uint32_t offset, u
 
 void HostControllerImpl::queue_frame(const FrameHeader& h, std::span<const uint8_t> body) {
   if (tx_.size() >= kHostTxHeaders) flush_tx();
-  auto& head = tx_heads_[tx_.size()];
-  encode_headers(head.data(), target_, local_, ethertype_, h);
-  TxFrame f;
-  f.head = std::span<const uint8_t>(head.data(), kFrameHeadroom);
-  f.body = body;
-  if (h.flags & frame_flag::kDataDigest) {
-    encode_data_digest(body, head.data() + kFrameHeadroom);
-    f.tail = std::span<const uint8_t>(head.data() + kFrameHeadroom, kDigestSize);
-  }
-  tx_.push_back(f);
+  tx_.push_back(encode_tx_frame(tx_heads_[tx_.size()].data(), target_, local_, ethertype_, h, body));
 }
 
 void HostControllerImpl::queue_owned(FrameHeader h, std::vector<uint8_t> payload) {

@@ -32,7 +32,9 @@ int64_t now_ns() {
       .count();
 }
 
-int64_t to_ns(std::chrono::microseconds us) { return int64_t(us.count()) * 1000; }
+int64_t to_ns(std::chrono::microseconds us) {
+  return int64_t(us.count()) * 1000;
+}
 
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ull);
@@ -401,8 +403,7 @@ size_t FaultLink::receive(FunctionRef<void(std::span<const uint8_t>)> sink, size
   std::unique_lock<std::mutex> lock(rx_mutex_);
   FaultStage& stage = *rx_stage_;
   refresh(stage, FaultDirection::kRx);
-  if (stage.passthrough() && rx_ready_.empty() && tx_due_ns_.load() == kNever &&
-      armed_ns_.load() == kNever) {
+  if (stage.passthrough() && rx_ready_.empty() && tx_due_ns_.load() == kNever && armed_ns_.load() == kNever) {
     size_t n = inner_->receive(sink, max);
     stage.count_passthrough(n);
     return n;

@@ -119,8 +119,8 @@ class FaultLink final : public Link {
   int epoll_fd_ = -1;
 
   mutable std::mutex config_mutex_;
-  FaultConfig config_;                      // guarded by config_mutex_
-  std::atomic<uint64_t> config_gen_{1};     // bumped on every change
+  FaultConfig config_;                   // guarded by config_mutex_
+  std::atomic<uint64_t> config_gen_{1};  // bumped on every change
 
   std::mutex tx_mutex_;  // guards tx_stage_ and tx_out_
   std::unique_ptr<fault_internal::FaultStage> tx_stage_;

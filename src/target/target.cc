@@ -111,16 +111,7 @@ struct TargetTransport::Impl {
 
   void queue_frame(const MacAddress& dst, const FrameHeader& h, std::span<const uint8_t> body) {
     if (tx.size() >= kTxHeaders) flush_tx();
-    auto& head = tx_heads[tx.size()];
-    encode_headers(head.data(), dst, mac, ethertype, h);
-    TxFrame f;
-    f.head = std::span<const uint8_t>(head.data(), kFrameHeadroom);
-    f.body = body;
-    if (h.flags & frame_flag::kDataDigest) {
-      encode_data_digest(body, head.data() + kFrameHeadroom);
-      f.tail = std::span<const uint8_t>(head.data() + kFrameHeadroom, kDigestSize);
-    }
-    tx.push_back(f);
+    tx.push_back(encode_tx_frame(tx_heads[tx.size()].data(), dst, mac, ethertype, h, body));
   }
 
   // Control frames whose payload is built here (not pointing into a slot buffer).

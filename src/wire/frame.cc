@@ -117,6 +117,19 @@ void encode_data_digest(std::span<const uint8_t> payload, uint8_t* out) {
   put_le32(out, crc32c(payload.data(), payload.size()));
 }
 
+TxFrame encode_tx_frame(uint8_t* head, const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
+                        const FrameHeader& h, std::span<const uint8_t> body) {
+  encode_headers(head, dst, src, ethertype, h);
+  TxFrame f;
+  f.head = std::span<const uint8_t>(head, kFrameHeadroom);
+  f.body = body;
+  if (h.flags & frame_flag::kDataDigest) {
+    encode_data_digest(body, head + kFrameHeadroom);
+    f.tail = std::span<const uint8_t>(head + kFrameHeadroom, kDigestSize);
+  }
+  return f;
+}
+
 std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, uint16_t ethertype, FrameHeader h,
                                  std::span<const uint8_t> payload) {
   h.length = uint16_t(payload.size());

@@ -95,6 +95,12 @@ void encode_headers(uint8_t* out, const MacAddress& dst, const MacAddress& src, 
 // CRC32C over a payload, written little-endian into `out` (kDigestSize bytes).
 void encode_data_digest(std::span<const uint8_t> payload, uint8_t* out);
 
+// The data path's frame: headers (and the data digest, when h.flags asks for it) are written into
+// `head`, which must hold kFrameHeadroom + kDigestSize bytes and outlive the send; the payload is
+// sent from `body` where it lies, without a copy.
+TxFrame encode_tx_frame(uint8_t* head, const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
+                        const FrameHeader& h, std::span<const uint8_t> body);
+
 // Largest payload a frame may carry on a link of `mtu` (Ethernet payload bytes).
 inline uint32_t max_payload_for_mtu(uint32_t mtu) {
   return mtu > kHeaderSize + kDigestSize ? uint32_t(mtu - kHeaderSize - kDigestSize) : 0;

@@ -3,9 +3,8 @@
 // wait_fd(), the blackhole switch, the match predicate and receive()'s `max`.
 #include "link/fault_link.h"
 
-#include <poll.h>
-
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <bit>
@@ -44,7 +43,9 @@ std::vector<uint8_t> make_frame(uint32_t seq, uint8_t kind = kKindCommand) {
   return f;
 }
 
-uint32_t seq_of(const std::vector<uint8_t>& f) { return get_le32(f.data() + kHeaders); }
+uint32_t seq_of(const std::vector<uint8_t>& f) {
+  return get_le32(f.data() + kHeaders);
+}
 
 bool readable(int fd, int timeout_ms) {
   pollfd pfd{fd, POLLIN, 0};
@@ -118,8 +119,7 @@ class Rig {
       pollfd fds[2] = {{sender_->wait_fd(), POLLIN, 0}, {receiver_->wait_fd(), POLLIN, 0}};
       ::poll(fds, 2, 5);
       if (side_ == FaultDirection::kTx) sender_->receive([](std::span<const uint8_t>) {}, 64);
-      size_t n = receiver_->receive(
-          [&](std::span<const uint8_t> f) { got.emplace_back(f.begin(), f.end()); }, 64);
+      size_t n = receiver_->receive([&](std::span<const uint8_t> f) { got.emplace_back(f.begin(), f.end()); }, 64);
       if (n) last = std::chrono::steady_clock::now();
     }
     return got;
@@ -369,7 +369,9 @@ TEST_P(FaultLinkTest, BlackholeSwallowsHeldFramesToo) {
 TEST_P(FaultLinkTest, MatchLimitsFaultsToMatchingFrames) {
   FaultConfig config;
   config.drop = 1;
-  config.match = [](std::span<const uint8_t> f) { return f.size() > kEthHeaderSize + 1 && f[kEthHeaderSize + 1] == kKindData; };
+  config.match = [](std::span<const uint8_t> f) {
+    return f.size() > kEthHeaderSize + 1 && f[kEthHeaderSize + 1] == kKindData;
+  };
   Rig rig(GetParam(), config);
   for (uint32_t i = 0; i < 100; ++i) rig.send(i, 1, i % 2 ? kKindData : kKindCommand);
   auto got = rig.collect();
@@ -407,7 +409,8 @@ TEST_P(FaultLinkTest, OtherDirectionIsUntouched) {
   EXPECT_EQ(c.tx.dropped + c.rx.dropped, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(FaultLink, FaultLinkTest, testing::Values(FaultDirection::kTx, FaultDirection::kRx), side_name);
+INSTANTIATE_TEST_SUITE_P(FaultLink, FaultLinkTest, testing::Values(FaultDirection::kTx, FaultDirection::kRx),
+                         side_name);
 
 TEST(FaultLinkReceiveTest, MaxIsRespectedAndTheRestWaitsReadable) {
   MemoryLinkPair pair = make_memory_link_pair(1500, kEtherType, kMacA, kMacB);
