@@ -51,7 +51,15 @@ export NVMEOE_BIN_DIR="$BIN"
 # shellcheck source=netns.sh
 source "$REPO/scripts/netns.sh"
 netns_init demo
-trap 'rc=$?; echo; if [ $rc = 0 ]; then echo "==> Cleaning up"; else echo "==> Failed (status $rc); cleaning up"; fi; netns_teardown; echo "==> Removed namespaces, interfaces, processes and files of this demo"; exit $rc' EXIT
+demo_cleanup() {
+  local rc=$?
+  echo
+  if [ "$rc" = 0 ]; then echo "==> Cleaning up"; else echo "==> Failed (status $rc); cleaning up"; fi
+  netns_teardown
+  echo "==> Removed the namespaces, interfaces, processes and files of this demo"
+  exit "$rc"
+}
+trap demo_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

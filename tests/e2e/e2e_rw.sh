@@ -44,6 +44,7 @@ run_at_mtu() {
            and .ModelNumber == "nvmeoe" and .MaximumLBA == ($s1 / 512))
       and (.Devices[] | select(.DevicePath == $n2) | .PhysicalSize == $s2 and .NameSpace == 2)' >/dev/null ||
     fail "nvmeoe list -o json is not as expected: $json"
+  nv list -v | grep -q "$NQN" || fail "nvmeoe list -v does not show the subsystem NQN"
   json=$(nv list -o json -v) || fail "nvmeoe list -o json -v failed"
   echo "$json" | jq -e --arg c "$CTRL" --arg nqn "$NQN" '
       .Controllers[] | select(.Controller == $c) | .IOQueues == 2 and .SubsystemNQN == $nqn' >/dev/null ||

@@ -22,7 +22,7 @@ for sig in TERM INT; do
   step "SIG$sig with I/O in flight"
   ( # Writes elsewhere until the target goes away; their outcome does not matter.
     for i in $(seq 1 200); do
-      ip netns exec "$NS_H" timeout 20 "$NVMEOE" write "$NODE" -s $((100000 + i * 256)) -c 255 -z 131072 \
+      ip netns exec "$NS_H" timeout 5 "$NVMEOE" write "$NODE" -s $((100000 + i * 256)) -c 255 -z 131072 \
         -d "$DATA" >/dev/null 2>&1 || break
     done
   ) &
@@ -44,12 +44,17 @@ for sig in TERM INT; do
 
   backing_bytes "$BACKING" 2048 1048576 | cmp -s - "$DATA" || fail "flushed data is not in the backing file after SIG$sig"
 
-  step "host after the target is gone: I/O fails or finishes, never hangs"
+  # What the host does next (fail the I/O, or hold it while it tries to reconnect) is the host's
+  # policy, not this test's subject: only report it, bounded.
   rc=0
-  ip netns exec "$NS_H" timeout 60 "$NVMEOE" read "$NODE" -s 0 -c 0 -z 512 -d "$NETNS_TMP/after" >/dev/null 2>&1 || rc=$?
-  [ "$rc" != 124 ] || fail "a read after target shutdown hung for 60 s"
-  echo "    read after shutdown: status $rc"
-  ip netns exec "$NS_H" timeout 30 "$NVMEOE" disconnect "$CTRL" >/dev/null 2>&1 || true
+  ip netns exec "$NS_H" timeout 5 "$NVMEOE" read "$NODE" -s 0 -c 0 -z 512 -d "$NETNS_TMP/after" >/dev/null 2>&1 || rc=$?
+  echo "    host read after the target stopped: status $rc$([ "$rc" = 124 ] && echo ' (still waiting after 5 s)')"
+  # Disconnecting from a target that is gone must still work, promptly.
+  start=$SECONDS
+  out=$(ip netns exec "$NS_H" timeout 30 "$NVMEOE" disconnect "$CTRL" 2>&1) ||
+    fail "nvmeoe disconnect $CTRL after the target stopped failed: $out"
+  nv list | grep -qE "^${CTRL}n" && fail "$CTRL still listed after disconnect"
+  echo "    disconnect after the target stopped: $((SECONDS - start)) s"
   rm -f "$NETNS_TMP/after"
 done
 pass
