@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The single test command: builds the normal build (build/) and an ASan+UBSan build (build-asan/),
-# runs the unit tests of both, then every end-to-end test (tests/e2e/e2e_*.sh, each bounded), and
+# runs the unit tests of both, then every end-to-end test (tests/e2e/e2e_*.sh, then
+# tests/fault/relay_smoke.sh and tests/fault/fault_e2e.sh, each bounded), and
 # ends with "N passed, M failed". Must run as root (network namespaces, raw sockets).
 #
-# Environment: E2E_TIMEOUT (seconds per e2e test, default 300), CTEST_TIMEOUT (per unit test,
+# Environment: E2E_TIMEOUT (seconds per e2e test, default 300; FAULT_E2E_TIMEOUT for
+# tests/fault/fault_e2e.sh, default 420), CTEST_TIMEOUT (per unit test,
 # default 120), TESTS_ONLY="e2e_rw e2e_seed" runs only those e2e tests (and skips nothing else).
 set -uo pipefail
 
@@ -105,7 +107,7 @@ e2e() {
   local leftovers="" pid ns p
   while read -r pid; do
     [ -n "$pid" ] || continue
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- "-[th]-$pid\$"); do
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- "-[thm]-$pid\$"); do
       leftovers+=" namespace $ns;"
       ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
       ip netns del "$ns" 2>/dev/null
@@ -146,22 +148,35 @@ if [ "$build_rc" = 0 ]; then
     if [ -n "${TESTS_ONLY:-}" ] && [[ " $TESTS_ONLY " != *" $name "* ]]; then continue; fi
     e2e "$t" "$name"
   done
+  # Over nvmeoe-fault-relay (three namespaces): the relay alone, then nvmeoe under faults.
+  for t in relay_smoke fault_e2e; do
+    name=fault_$t
+    [ "$t" = fault_e2e ] && name=fault_e2e
+    if [ -n "${TESTS_ONLY:-}" ] && [[ " $TESTS_ONLY " != *" $name "* ]]; then continue; fi
+    if [ "$name" = fault_e2e ]; then
+      E2E_TIMEOUT=${FAULT_E2E_TIMEOUT:-420} e2e "$REPO/tests/fault/$t.sh" "$name"
+    else
+      e2e "$REPO/tests/fault/$t.sh" "$name"
+    fi
+  done
 else
   result "end-to-end tests: not run, the build failed" 1
 fi
 
 header "Sanitizer build (ASan + UBSan)"
-build build-asan asan -DNVMEOE_SANITIZE=ON
+# Debug (-O0): the sanitizers find the same bugs, and it compiles about twice as fast as -O2.
+build build-asan asan -DNVMEOE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 asan_rc=$?
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ "$asan_rc" = 0 ]; then
   unit build-asan asan
-  # The robustness test once more with the sanitized target and host: memory errors that do not
-  # crash a normal build show up here.
-  if [ -z "${TESTS_ONLY:-}" ] || [[ " $TESTS_ONLY " == *" e2e_garbage "* ]]; then
-    e2e "$REPO/tests/e2e/e2e_garbage.sh" "e2e_garbage (asan)" NVMEOE_BIN_DIR="$REPO/build-asan/bin" GARBAGE_FRAMES=2000
-  fi
+  # The data path and the robustness tests once more with sanitized target, agent and CLI:
+  # memory errors that do not crash a normal build show up here.
+  for t in e2e_rw e2e_garbage; do
+    if [ -n "${TESTS_ONLY:-}" ] && [[ " $TESTS_ONLY " != *" $t "* ]]; then continue; fi
+    e2e "$REPO/tests/e2e/$t.sh" "$t (asan)" NVMEOE_BIN_DIR="$REPO/build-asan/bin" GARBAGE_FRAMES=2000
+  done
 else
   result "unit tests (asan): not run, the sanitizer build failed" 1
 fi

@@ -35,7 +35,9 @@ struct ConnectOptions {
   bool data_digest = false;
   std::chrono::milliseconds connect_timeout{5000};   // overall, per queue handshake
   std::chrono::milliseconds io_timeout{30000};        // NVMe command timeout (all retries)
-  std::chrono::milliseconds retransmit_timeout{200};  // floor of the retransmission timeout
+  // Floor of the retransmission timeout. A retransmission is a small probe (the command without
+  // its data), so a low floor costs little when the target is merely slow.
+  std::chrono::milliseconds retransmit_timeout{20};
   // After the association is lost (target restart, link down, keep-alive failure), reconnect every
   // reconnect_delay until ctrl_loss_tmo has passed; commands are held, not failed, meanwhile.
   // ctrl_loss_tmo 0: fail at once, never reconnect.

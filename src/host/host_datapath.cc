@@ -497,10 +497,14 @@ void HostControllerImpl::check_timers(HostClock::time_point now) {
       ++s.retries;
       ++q.stats.retransmits;
       s.retransmitted = true;
-      // Multiplicative decrease: loss means the path or the receiver is overloaded (a command the
-      // target acknowledged as executing is slow, not lost).
-      if (!s.acked) q.window = std::max(1.0, q.window / 2);
       bool c2h_progress = s.dir == DataDirection::kControllerToHost && (s.have_response || s.received.covered());
+      // Multiplicative decrease, at most once per retransmission timeout: a command with no sign
+      // of life means the path or the receiver is overloaded. A slow command the target
+      // acknowledged, or a read missing a few frames, is not a reason to slow down.
+      if (!s.acked && !c2h_progress && now - q.last_cut > rto(q)) {
+        q.window = std::max(1.0, q.window / 2);
+        q.last_cut = now;
+      }
       if (c2h_progress) request_missing(q, s);
       else send_command(q, s, true);
       auto backoff = rto(q) * (1 << std::min(s.retries, 4));

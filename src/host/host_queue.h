@@ -58,6 +58,7 @@ struct HostQueue {
   uint32_t next_gen = 0;
   uint32_t in_flight = 0;
   double window = 1;  // AIMD: halves on a loss, grows by 1/window per clean completion
+  HostClock::time_point last_cut;  // when the window was last halved
   QueueStats stats;
   // Round-trip estimate (RFC 6298 style), microseconds.
   double srtt_us = 0, rttvar_us = 0;

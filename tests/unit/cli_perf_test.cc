@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "cli/perf_stats.h"
@@ -175,6 +176,61 @@ PerfResult sample_result() {
   r.verified_blocks = 2000;
   r.skipped_blocks = 400;
   return r;
+}
+
+TEST(IoSizeRangeTest, PicksEveryPowerOfTwoInRangeAndAlignsUnits) {
+  IoSizeRange r;
+  std::string why;
+  ASSERT_TRUE(parse_io_size_range("4096-1M", &r, &why)) << why;
+  EXPECT_EQ(r.min, 4096u);
+  EXPECT_EQ(r.max, 1u << 20);
+  EXPECT_EQ(r.choices(), 9u);
+  std::map<uint32_t, int> seen;
+  uint64_t x = 12345;
+  for (int i = 0; i < 9000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint32_t s = r.pick(x >> 11);
+    ASSERT_GE(s, r.min);
+    ASSERT_LE(s, r.max);
+    ASSERT_EQ(s & (s - 1), 0u) << s;
+    ASSERT_EQ(s % 4096, 0u);
+    ++seen[s];
+  }
+  EXPECT_EQ(seen.size(), 9u);
+  for (auto& [size, n] : seen) EXPECT_GT(n, 700) << size;  // about 1000 each
+  // An I/O of 16 KiB (4 units) starts at a multiple of 4 units.
+  EXPECT_EQ(r.align(7, 16384), 4u);
+  EXPECT_EQ(r.align(8, 16384), 8u);
+  EXPECT_EQ(r.align(7, 4096), 7u);
+  EXPECT_EQ(r.align(255, 1u << 20), 0u);
+
+  IoSizeRange fixed;
+  ASSERT_TRUE(parse_io_size_range("8K-8K", &fixed, &why)) << why;
+  EXPECT_EQ(fixed.choices(), 1u);
+  EXPECT_EQ(fixed.pick(987654321), 8192u);
+
+  for (const char* bad : {"4096", "3000-8192", "8192-4096", "256-4096", "4096-128M", "a-b", "4096-"})
+    EXPECT_FALSE(parse_io_size_range(bad, &r, &why)) << bad;
+}
+
+TEST(VerifyTableTest, MultiUnitWriteSharesOneSequence) {
+  VerifyTable t(8);
+  uint32_t seq = t.begin_write(4, 4);
+  for (uint64_t u = 4; u < 8; ++u) EXPECT_FALSE(t.begin_read(u).checkable);
+  auto r0 = t.begin_read(0);
+  for (uint64_t u = 4; u < 8; ++u) t.end_write(u, seq, true);
+  for (uint64_t u = 4; u < 8; ++u) {
+    auto r = t.begin_read(u);
+    EXPECT_TRUE(r.checkable);
+    EXPECT_EQ(r.expected_seq, seq);
+  }
+  EXPECT_FALSE(r0.checkable);
+  // A read of units 4..7 issued now loses unit 5 to a later single-unit write, not the others.
+  auto r4 = t.begin_read(4), r5 = t.begin_read(5);
+  uint32_t s2 = t.begin_write(5);
+  t.end_write(5, s2, true);
+  EXPECT_TRUE(t.still_checkable(4, r4));
+  EXPECT_FALSE(t.still_checkable(5, r5));
 }
 
 TEST(PerfReportTest, TextReport) {

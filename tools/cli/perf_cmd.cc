@@ -36,11 +36,13 @@ void on_interrupt(int) {
 }
 
 struct PerfArgs {
-  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span;
+  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
-  unsigned ctrl_loss_tmo_s = 0;  // a benchmark reports a lost association instead of stalling on it
+  unsigned ctrl_loss_tmo_s = 0, reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
   uint32_t nsid = 1;
-  bool verify = false, json = false;
+  bool verify = false, json = false, hdr_digest = false, data_digest = false;
+  IoSizeRange sizes;       // from -o, or --bs-range
+  uint64_t byte_limit = 0;  // --bytes: stop after this many bytes (0: only -t)
   LogOptions log;
 };
 
@@ -56,10 +58,11 @@ struct Slot {
   PerfRunner* runner = nullptr;
   uint8_t* buf = nullptr;
   uint16_t queue = 0;
-  uint64_t unit = 0;
+  uint64_t unit = 0;     // first unit (of sizes.min bytes)
+  uint32_t bytes = 0;    // this I/O's size
   bool write = false;
   uint32_t seq = 0;
-  VerifyTable::ReadTicket ticket;
+  std::vector<VerifyTable::ReadTicket> tickets;  // one per unit of a read; sized once
   Clock::time_point start;
 };
 
@@ -68,18 +71,21 @@ class PerfRunner {
   PerfRunner(HostController* hc, const PerfArgs& a, Workload w, uint32_t block_size, uint64_t units, uint16_t queues)
       : hc_(hc),
         nsid_(a.nsid),
-        io_size_(a.io_size),
+        sizes_(a.sizes),
         block_size_(block_size),
-        blocks_per_io_(a.io_size / block_size),
+        blocks_per_unit_(a.sizes.min / block_size),
+        byte_limit_(a.byte_limit),
         verify_(a.verify),
         gen_(w, units, a.rwmixread, static_cast<uint64_t>(Clock::now().time_since_epoch().count())),
+        size_rng_(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) ^ 0x5bd1e995u),
         table_(a.verify ? units : 0),
         slots_(size_t(a.depth) * queues) {
     for (size_t i = 0; i < slots_.size(); ++i) {
       void* p = nullptr;
-      if (::posix_memalign(&p, 4096, io_size_) != 0) throw std::bad_alloc();
+      if (::posix_memalign(&p, 4096, sizes_.max) != 0) throw std::bad_alloc();
       buffers_.emplace_back(static_cast<uint8_t*>(p));
-      std::memset(p, 0, io_size_);
+      std::memset(p, 0, sizes_.max);
+      slots_[i].tickets.resize(verify_ ? sizes_.max / sizes_.min : 0);
       slots_[i].runner = this;
       slots_[i].buf = static_cast<uint8_t*>(p);
       slots_[i].queue = static_cast<uint16_t>(i / a.depth + 1);
@@ -119,6 +125,12 @@ class PerfRunner {
     return aborted_;
   }
 
+  // True once stopped, by stop(), an abort, or the last I/O of --bytes.
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
+
   PerfResult result() {
     std::lock_guard<std::mutex> lock(mu_);
     PerfResult r = result_;
@@ -142,35 +154,49 @@ class PerfRunner {
 
   // Picks the slot's next I/O. Called with mu_ held; false once stopping.
   bool prepare(Slot& s) {
-    if (stopping_) return false;
+    if (stopping_ || limit_reached_) return false;
+    if (byte_limit_ && issued_bytes_ >= byte_limit_) {
+      limit_reached_ = true;
+      return false;
+    }
     auto next = gen_.next();
-    s.unit = next.unit;
+    s.bytes = sizes_.choices() > 1 ? sizes_.pick(splitmix(size_rng_)) : sizes_.min;
+    s.unit = sizes_.align(next.unit, s.bytes);
     s.write = next.write;
+    issued_bytes_ += s.bytes;
     if (verify_) {
+      uint32_t n = s.bytes / sizes_.min;
       if (s.write)
-        s.seq = table_.begin_write(s.unit);
+        s.seq = table_.begin_write(s.unit, n);
       else
-        s.ticket = table_.begin_read(s.unit);
+        for (uint32_t i = 0; i < n; ++i) s.tickets[i] = table_.begin_read(s.unit + i);
     }
     return true;
   }
 
   // Submits the prepared I/O. Called without mu_.
+  static uint64_t splitmix(uint64_t& x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
   void issue(Slot& s) {
-    uint64_t slba = s.unit * blocks_per_io_;
+    uint64_t slba = s.unit * blocks_per_unit_;
+    uint32_t blocks = s.bytes / block_size_;
     if (s.write && verify_)
-      for (uint32_t b = 0; b < blocks_per_io_; ++b)
+      for (uint32_t b = 0; b < blocks; ++b)
         fill_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.seq);
     s.start = Clock::now();
     // The callback captures one pointer: it fits std::function's inline storage (no allocation).
     Slot* slot = &s;
     if (s.write)
       hc_->write(
-          nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
-          s.queue);
+          nsid_, slba, blocks, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); }, s.queue);
     else
       hc_->read(
-          nsid_, slba, blocks_per_io_, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
+          nsid_, slba, blocks, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
           s.queue);
   }
 
@@ -178,14 +204,16 @@ class PerfRunner {
     uint64_t ns =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.start).count());
     bool check = false;
+    const uint32_t n = s.bytes / sizes_.min;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (verify_ && s.write) table_.end_write(s.unit, s.seq, c.ok());
+      if (verify_ && s.write)
+        for (uint32_t i = 0; i < n; ++i) table_.end_write(s.unit + i, s.seq, c.ok());
       if (!c.ok()) {
         ++errors_;
         if (first_error_.empty())
           first_error_ = std::string(s.write ? "write" : "read") + " of LBA " +
-                         std::to_string(s.unit * blocks_per_io_) + ": " + status_name(c.status);
+                         std::to_string(s.unit * blocks_per_unit_) + ": " + status_name(c.status);
         if (!hc_->alive() && !stopping_) {
           // A lost association fails everything at once; resubmitting would only spin.
           aborted_ = true;
@@ -196,44 +224,70 @@ class PerfRunner {
       } else {
         if (!stopping_) {  // completions while draining are checked but not measured
           (s.write ? counted_.writes : counted_.reads) += 1;
-          counted_.bytes += io_size_;
+          counted_.bytes += s.bytes;
           counted_.latency.record(ns);
         }
         if (verify_ && !s.write) {
-          if (table_.still_checkable(s.unit, s.ticket))
-            check = true;
-          else
-            skipped_blocks_ += blocks_per_io_;
+          // Per unit: whether its ticket still holds (no write to it since the read was issued).
+          for (uint32_t i = 0; i < n; ++i) {
+            s.tickets[i].checkable = table_.still_checkable(s.unit + i, s.tickets[i]);
+            if (s.tickets[i].checkable)
+              check = true;
+            else
+              skipped_blocks_ += blocks_per_unit_;
+          }
         }
       }
     }
     if (check) {
-      uint64_t bad = 0, slba = s.unit * blocks_per_io_;
-      for (uint32_t b = 0; b < blocks_per_io_; ++b)
-        if (!check_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.ticket.expected_seq)) ++bad;
+      uint64_t bad = 0, checked = 0, slba = s.unit * blocks_per_unit_;
+      uint32_t first_bad_seq = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        if (!s.tickets[i].checkable) continue;
+        for (uint32_t b = i * blocks_per_unit_; b < (i + 1) * blocks_per_unit_; ++b) {
+          ++checked;
+          if (!check_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.tickets[i].expected_seq)) {
+            if (!bad) first_bad_seq = s.tickets[i].expected_seq;
+            ++bad;
+          }
+        }
+      }
       std::lock_guard<std::mutex> lock(mu_);
-      verified_blocks_ += blocks_per_io_;
+      verified_blocks_ += checked;
       mismatches_ += bad;
       if (bad && first_error_.empty())
         first_error_ = "data mismatch in " + std::to_string(bad) + " block(s) read at LBA " + std::to_string(slba) +
-                       " (expected write #" + std::to_string(s.ticket.expected_seq) + ")";
+                       " (expected write #" + std::to_string(first_bad_seq) + ")";
     }
     bool again;
     {
       std::lock_guard<std::mutex> lock(mu_);
       again = prepare(s);
-      if (!again && --in_flight_ == 0) cv_.notify_all();
+      if (!again && --in_flight_ == 0) {
+        if (!stopping_) {  // the last I/O of --bytes: the run ends here
+          stopping_ = true;
+          result_.seconds = std::chrono::duration<double>(Clock::now() - start_time_).count();
+          measured_ = counted_;
+        }
+        cv_.notify_all();
+      }
       // Past this point a stopped runner may be destroyed by the main thread: touch nothing.
     }
     if (again) issue(s);
   }
 
   HostController* hc_;
-  const uint32_t nsid_, io_size_, block_size_, blocks_per_io_;
+  const uint32_t nsid_;
+  const IoSizeRange sizes_;
+  const uint32_t block_size_, blocks_per_unit_;
+  const uint64_t byte_limit_;
   const bool verify_;
   std::mutex mu_;
   std::condition_variable cv_;
   IoGenerator gen_;
+  uint64_t size_rng_;
+  uint64_t issued_bytes_ = 0;
+  bool limit_reached_ = false;
   VerifyTable table_;
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<uint8_t, AlignedDelete>> buffers_;
@@ -251,10 +305,21 @@ int fail(const std::string& message) {
   return 1;
 }
 
-int run_perf(const PerfArgs& a) {
+int run_perf(const PerfArgs& args) {
+  PerfArgs a = args;
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
   Workload w = *parse_workload(a.workload);
   if (a.io_size % 512 != 0) return fail("-o/--io-size must be a multiple of 512 bytes");
+  a.sizes.min = a.sizes.max = a.io_size;
+  if (!a.bs_range.empty()) {
+    std::string why;
+    if (!parse_io_size_range(a.bs_range, &a.sizes, &why)) return fail("--bs-range " + a.bs_range + ": " + why);
+  }
+  if (!a.bytes.empty()) {
+    auto b = parse_byte_size(a.bytes);
+    if (!b || *b == 0) return fail("--bytes " + a.bytes + ": expected a byte size such as 1G");
+    a.byte_limit = *b;
+  }
 
   ConnectOptions o;
   o.host_iface = a.host_iface;
@@ -267,6 +332,9 @@ int run_perf(const PerfArgs& a) {
   o.queue_size = static_cast<uint16_t>(std::clamp(a.depth + 1, 128u, 1024u));
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
   o.ctrl_loss_tmo = std::chrono::seconds(a.ctrl_loss_tmo_s);
+  o.reconnect_delay = std::chrono::seconds(a.reconnect_delay_s);
+  o.header_digest = a.hdr_digest;
+  o.data_digest = a.data_digest;
   auto connected = HostController::connect(o);
   if (!connected) return fail(connected.status().message());
   std::unique_ptr<HostController> hc = std::move(connected).value();
@@ -279,11 +347,11 @@ int run_perf(const PerfArgs& a) {
     return fail(m);
   };
   if (!ns) return bail("namespace " + std::to_string(a.nsid) + " does not exist on " + a.nqn);
-  if (a.io_size % ns->block_size != 0)
-    return bail("-o/--io-size " + std::to_string(a.io_size) + " is not a multiple of the block size " +
+  if (a.sizes.min % ns->block_size != 0)
+    return bail("the I/O size " + std::to_string(a.sizes.min) + " is not a multiple of the block size " +
                 std::to_string(ns->block_size));
-  if (uint32_t mt = hc->controller().max_transfer; mt && a.io_size > mt)
-    return bail("-o/--io-size " + std::to_string(a.io_size) + " is larger than the controller's maximum transfer of " +
+  if (uint32_t mt = hc->controller().max_transfer; mt && a.sizes.max > mt)
+    return bail("the I/O size " + std::to_string(a.sizes.max) + " is larger than the controller's maximum transfer of " +
                 std::to_string(mt) + " bytes");
   bool writes = w != Workload::kRead && w != Workload::kRandRead;
   if (writes && ns->read_only) return bail("namespace " + std::to_string(a.nsid) + " is read-only");
@@ -294,7 +362,9 @@ int run_perf(const PerfArgs& a) {
     if (span > capacity)
       return bail("--size " + a.span + " is larger than the namespace (" + std::to_string(capacity) + " bytes)");
   }
-  uint64_t units = span / a.io_size;
+  // Units of the smallest size; the span is rounded down to whole largest I/Os so an aligned I/O
+  // never runs past it.
+  uint64_t units = span / a.sizes.max * (a.sizes.max / a.sizes.min);
   if (units == 0) return bail("the span is smaller than one I/O");
   constexpr uint64_t kMaxVerifyUnits = uint64_t(1) << 24;
   if (a.verify && units > kMaxVerifyUnits)
@@ -314,7 +384,7 @@ int run_perf(const PerfArgs& a) {
     ::sigaction(SIGTERM, &sa, nullptr);
     runner->start();
     auto deadline = Clock::now() + std::chrono::seconds(a.seconds);
-    while (Clock::now() < deadline && !g_interrupted && !runner->aborted())
+    while (Clock::now() < deadline && !g_interrupted && !runner->aborted() && !runner->finished())
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     runner->stop();
     drained = runner->drain(o.io_timeout + std::chrono::seconds(5));
@@ -330,9 +400,11 @@ int run_perf(const PerfArgs& a) {
       ++result.errors;
     }
   }
+  result.reconnects = hc->reconnects();
   hc->disconnect();
   result.workload = workload_name(w);
-  result.io_size = a.io_size;
+  result.io_size = a.sizes.min;
+  result.io_size_max = a.sizes.max;
   result.depth = a.depth;
   result.queues = queues;
   result.nsid = a.nsid;
@@ -361,6 +433,11 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_option("-o,--io-size", a->io_size, "Bytes per I/O (a multiple of the block size)")
       ->check(int_range_validator(512, 64 << 20, "the I/O size"))
       ->capture_default_str();
+  app->add_option("--bs-range", a->bs_range,
+                  "MIN-MAX: each I/O takes a random power-of-two size from MIN to MAX (e.g. 4096-1M; "
+                  "instead of -o)");
+  app->add_option("--bytes", a->bytes, "Stop after this many bytes moved (e.g. 1G), or at -t, whichever is first")
+      ->check(byte_size_validator());
   app->add_option("-w,--workload", a->workload, "read, write, randread, randwrite, rw or randrw")
       ->check(workload_validator())
       ->capture_default_str();
@@ -381,6 +458,8 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_flag("--verify", a->verify,
                 "Write a pattern and check every read against the last completed write (rw, randrw)");
   app->add_flag("--json", a->json, "Print the results as JSON");
+  app->add_flag("-g,--hdr-digest", a->hdr_digest, "Ask for CRC32C header digests");
+  app->add_flag("-G,--data-digest", a->data_digest, "Ask for CRC32C data digests");
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
       ->capture_default_str();
@@ -390,6 +469,9 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_option("-l,--ctrl-loss-tmo", a->ctrl_loss_tmo_s,
                   "Seconds to hold I/O and reconnect after the association is lost (0: fail at once)")
       ->check(int_range_validator(0, 3600, "the controller loss timeout"))
+      ->capture_default_str();
+  app->add_option("-c,--reconnect-delay", a->reconnect_delay_s, "Seconds between reconnect attempts (with -l)")
+      ->check(int_range_validator(1, 3600, "the reconnect delay"))
       ->capture_default_str();
   add_log_options(*app, &a->log);
   app->footer(

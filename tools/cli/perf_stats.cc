@@ -112,11 +112,13 @@ bool check_pattern(const uint8_t* block, uint32_t block_size, uint64_t lba, uint
   return true;
 }
 
-uint32_t VerifyTable::begin_write(uint64_t unit) {
-  Entry& e = entries_[unit];
-  if (e.writes_in_flight > 0) e.overlapped = true;
-  ++e.writes_in_flight;
-  ++e.epoch;
+uint32_t VerifyTable::begin_write(uint64_t unit, uint64_t count) {
+  for (uint64_t u = unit; u < unit + count; ++u) {
+    Entry& e = entries_[u];
+    if (e.writes_in_flight > 0) e.overlapped = true;
+    ++e.writes_in_flight;
+    ++e.epoch;
+  }
   uint32_t seq = next_seq_++;
   if (next_seq_ == kUnknownContent) next_seq_ = 1;
   return seq;
@@ -174,11 +176,45 @@ IoGenerator::Next IoGenerator::next() {
   return n;
 }
 
+unsigned IoSizeRange::choices() const {
+  unsigned n = 1;
+  for (uint64_t s = min; s < max; s <<= 1) ++n;
+  return n;
+}
+
+uint32_t IoSizeRange::pick(uint64_t r) const {
+  return min << static_cast<unsigned>(r % choices());
+}
+
+bool parse_io_size_range(const std::string& text, IoSizeRange* out, std::string* error) {
+  auto dash = text.find('-');
+  if (dash == std::string::npos) {
+    *error = "expected MIN-MAX, e.g. 4096-1M";
+    return false;
+  }
+  auto lo = parse_byte_size(text.substr(0, dash));
+  auto hi = parse_byte_size(text.substr(dash + 1));
+  if (!lo || !hi) {
+    *error = "expected MIN-MAX byte sizes, e.g. 4096-1M";
+    return false;
+  }
+  auto pow2 = [](uint64_t v) { return v && (v & (v - 1)) == 0; };
+  if (!pow2(*lo) || !pow2(*hi) || *lo < 512 || *hi > (64u << 20) || *lo > *hi) {
+    *error = "MIN and MAX must be powers of two, 512 <= MIN <= MAX <= 64M";
+    return false;
+  }
+  out->min = static_cast<uint32_t>(*lo);
+  out->max = static_cast<uint32_t>(*hi);
+  return true;
+}
+
 std::string format_perf_text(const PerfResult& r) {
   char buf[512];
   std::string out;
-  std::snprintf(buf, sizeof buf, "nvmeoe perf: %s, %u-byte I/Os, depth %u x %u queue(s), nsid %u, %.2f s\n",
-                r.workload.c_str(), r.io_size, r.depth, r.queues, r.nsid, r.seconds);
+  std::string sizes = std::to_string(r.io_size);
+  if (r.io_size_max > r.io_size) sizes += "-" + std::to_string(r.io_size_max);
+  std::snprintf(buf, sizeof buf, "nvmeoe perf: %s, %s-byte I/Os, depth %u x %u queue(s), nsid %u, %.2f s\n",
+                r.workload.c_str(), sizes.c_str(), r.depth, r.queues, r.nsid, r.seconds);
   out += buf;
   std::snprintf(buf, sizeof buf, "IOPS: %.2f  MiB/s: %.2f\n", r.iops(), r.mib_per_s());
   out += buf;
@@ -190,6 +226,10 @@ std::string format_perf_text(const PerfResult& r) {
   std::snprintf(buf, sizeof buf, "reads: %llu  writes: %llu  errors: %llu\n", static_cast<unsigned long long>(r.reads),
                 static_cast<unsigned long long>(r.writes), static_cast<unsigned long long>(r.errors));
   out += buf;
+  if (r.reconnects) {
+    std::snprintf(buf, sizeof buf, "reconnects: %llu\n", static_cast<unsigned long long>(r.reconnects));
+    out += buf;
+  }
   if (r.verify) {
     std::snprintf(buf, sizeof buf, "verify: %llu blocks checked, %llu skipped, %llu mismatches\n",
                   static_cast<unsigned long long>(r.verified_blocks), static_cast<unsigned long long>(r.skipped_blocks),
@@ -204,6 +244,7 @@ nlohmann::ordered_json perf_json(const PerfResult& r) {
   nlohmann::ordered_json j;
   j["workload"] = r.workload;
   j["io_size"] = r.io_size;
+  if (r.io_size_max > r.io_size) j["io_size_max"] = r.io_size_max;
   j["queue_depth"] = r.depth;
   j["io_queues"] = r.queues;
   j["nsid"] = r.nsid;
@@ -219,6 +260,7 @@ nlohmann::ordered_json perf_json(const PerfResult& r) {
   j["writes"] = r.writes;
   j["bytes"] = r.bytes;
   j["errors"] = r.errors;
+  j["reconnects"] = r.reconnects;
   if (r.verify)
     j["verify"] = {
         {"checked_blocks", r.verified_blocks}, {"skipped_blocks", r.skipped_blocks}, {"mismatches", r.mismatches}};

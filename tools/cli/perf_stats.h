@@ -57,8 +57,9 @@ class VerifyTable {
   explicit VerifyTable(uint64_t units) : entries_(units) {}
   uint64_t units() const { return entries_.size(); }
 
-  // A write to `unit` is being submitted; returns its sequence number (never 0 or UINT32_MAX).
-  uint32_t begin_write(uint64_t unit);
+  // A write to `count` units from `unit` is being submitted; returns its sequence number (never 0
+  // or UINT32_MAX), the same for every unit it covers.
+  uint32_t begin_write(uint64_t unit, uint64_t count = 1);
   // That write completed. Success makes `seq` the expected content, unless writes to the unit
   // overlapped in time (their order on the media is then unknown); failure makes it unknown.
   void end_write(uint64_t unit, uint32_t seq, bool ok);
@@ -104,9 +105,24 @@ class IoGenerator {
   uint64_t state_;
 };
 
+// --bs-range: I/O sizes are powers of two from `min` to `max` (both powers of two, min <= max).
+struct IoSizeRange {
+  uint32_t min = 4096, max = 4096;
+  // How many sizes there are (1 for a fixed size).
+  unsigned choices() const;
+  // The size for the random value `r`: min << (r % choices()), uniform over the choices.
+  uint32_t pick(uint64_t r) const;
+  // The first unit (of `min` bytes) of an I/O of `size` bytes holding `unit`: aligned to its size.
+  uint64_t align(uint64_t unit, uint32_t size) const { return unit & ~(uint64_t(size / min) - 1); }
+};
+// Parses "MIN-MAX" (byte sizes such as 4096-1M); both powers of two, MIN <= MAX. Empty on error,
+// with the reason in *error.
+bool parse_io_size_range(const std::string& text, IoSizeRange* out, std::string* error);
+
 struct PerfResult {
   std::string workload;
-  uint32_t io_size = 0;
+  uint32_t io_size = 0, io_size_max = 0;  // io_size_max > io_size: --bs-range
+  uint64_t reconnects = 0;
   unsigned depth = 0, queues = 0;
   uint32_t nsid = 0;
   double seconds = 0;  // measured run time
