@@ -84,6 +84,7 @@ struct TargetTransport::Impl {
   std::vector<TxFrame> tx;
   std::vector<uint8_t> tx_dd;  // per frame: has data digest in the head buffer's tail
   std::vector<std::vector<uint8_t>> tx_owned;  // control frames built whole
+  std::vector<pollfd> poll_fds;  // link, stop eventfd, backend eventfds
   Clock::time_point terminate_window;
   int terminate_budget = kTerminateRepliesPerSecond;
 
@@ -605,10 +606,14 @@ struct TargetTransport::Impl {
 
   // One loop turn: wait (bounded), receive a batch, run completions, send.
   void turn(int timeout_ms) {
-    std::vector<pollfd> fds;
-    fds.push_back({link->wait_fd(), POLLIN, 0});
-    fds.push_back({stop_fd, POLLIN, 0});
-    for (int fd : core->backend_fds()) fds.push_back({fd, POLLIN, 0});
+    // The descriptors are fixed while the target runs: built once, not on every turn.
+    if (poll_fds.empty()) {
+      poll_fds.push_back({link->wait_fd(), POLLIN, 0});
+      poll_fds.push_back({stop_fd, POLLIN, 0});
+      for (int fd : core->backend_fds()) poll_fds.push_back({fd, POLLIN, 0});
+    }
+    std::vector<pollfd>& fds = poll_fds;
+    for (auto& p : fds) p.revents = 0;
     bool busy = false;
     if (options.poll_us) {
       // Bounded busy poll before sleeping: receive without a syscall while traffic flows.
