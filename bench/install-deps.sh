@@ -12,6 +12,7 @@ PACKAGES=(
   libiscsi-bin      # iSCSI userspace client tools (iscsi-perf, iscsi-inq, iscsi-ls)
   iperf3            # TCP single-stream reference over the same veth
   libbenchmark-dev  # Google Benchmark for bench/micro
+  python3           # bench/measure.py (standard library only)
   iproute2 procps jq ccache
 )
 
