@@ -58,7 +58,8 @@ void BM_FrameDecode(benchmark::State& state) {
   const auto payload_len = static_cast<uint16_t>(state.range(1));
   std::vector<uint8_t> payload(payload_len);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t(i * 31 + 7);
-  const std::vector<uint8_t> frame = build_frame(kDst, kSrc, kDefaultEtherType, data_header(flags, payload_len), payload);
+  const std::vector<uint8_t> frame =
+      build_frame(kDst, kSrc, kDefaultEtherType, data_header(flags, payload_len), payload);
   Frame f;
   for (auto _ : state) {
     DecodeError e = decode_frame(frame, kDefaultEtherType, &f);
