@@ -169,6 +169,11 @@ int serve(const Args& a) {
     return 1;
   }
   std::string mac = (*link)->local_mac().str();
+  DiscoveryPort port;
+  port.portid = 1;
+  port.traddr = mac;
+  port.ethertype = ethertype;
+  core.set_discovery_ports({port});
 
   TargetOptions options;
   options.poll_us = a.poll_us;

@@ -102,6 +102,14 @@ void TargetCore::identify_controller(Request* req) {
   id.iorcsz = 1;
   id.kas = 10;
   id.cntrltype = 1;
+  if (is_discovery(&subsys)) {
+    // A discovery controller: no namespaces, no I/O commands, the admin queue only.
+    id.cntrltype = 2;
+    id.nn = 0;
+    id.oncs = 0;
+    id.vwc = 0;
+    id.maxcmd = limits_.max_admin_queue_size;
+  }
   id.elpe = kErrorLogEntries - 1;
   id.aerl = 0;    // one outstanding Asynchronous Event Request
   id.lpa = 0x05;  // SMART per namespace, extended Get Log Page data (NUMDU, LPO)
@@ -177,6 +185,11 @@ void TargetCore::get_log_page(Request* req) {
     }
     case log_id::kSmartHealth:
       build_smart_log(req, &page, &status);
+      break;
+    case log_id::kDiscovery:
+      // Only a discovery controller has this page; it lists what this host may connect to.
+      if (!is_discovery(req->ctrl->subsystem())) return complete(req, sc::kInvalidLogPage | sc::kDnr);
+      page = encode_discovery_log(genctr_, discovery_entries(req->ctrl->hostnqn()));
       break;
     case log_id::kFirmwareSlot:
       page.assign(kFirmwareLogSize, 0);

@@ -4,6 +4,7 @@
 #include "target/core.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -56,11 +57,47 @@ void TargetCore::FreeDeleter::operator()(uint8_t* p) const {
   std::free(p);
 }
 
-TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {}
+TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {
+  discovery_subsys_ = std::make_unique<Subsystem>();
+  discovery_subsys_->nqn = kDiscoveryNqn;
+  discovery_subsys_->serial = serial_from_nqn(kDiscoveryNqn);
+  discovery_subsys_->model = "nvmeoe discovery";
+}
+
+bool TargetCore::host_allowed(const Subsystem& s, const std::string& hostnqn) {
+  return s.allow_any_host || s.allowed_hosts.count(hostnqn);
+}
+
+void TargetCore::set_discovery_ports(std::vector<DiscoveryPort> ports) {
+  discovery_ports_ = std::move(ports);
+  ++genctr_;
+}
+
+std::vector<DiscoveryLogEntry> TargetCore::discovery_entries(const std::string& hostnqn) const {
+  std::vector<DiscoveryLogEntry> out;
+  for (const DiscoveryPort& port : discovery_ports_) {
+    char trsvcid[8];
+    std::snprintf(trsvcid, sizeof trsvcid, "0x%04x", port.ethertype);
+    for (const auto& sub : subsystems_) {
+      if (!port.all_subsystems && !port.subsystems.count(sub->nqn)) continue;
+      if (!host_allowed(*sub, hostnqn)) continue;
+      DiscoveryLogEntry e;
+      e.portid = port.portid;
+      e.asqsz = limits_.max_admin_queue_size;
+      e.trsvcid = trsvcid;
+      e.subnqn = sub->nqn;
+      e.traddr = port.traddr;
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
 
 Status TargetCore::add_subsystem(std::unique_ptr<Subsystem> subsys) {
   if (!subsys) return Status::error("no subsystem");
   if (!valid_nqn(subsys->nqn)) return Status::error("invalid subsystem NQN '" + subsys->nqn + "'");
+  if (subsys->nqn == kDiscoveryNqn)
+    return Status::error("'" + subsys->nqn + "' is the discovery subsystem's NQN, reserved", EINVAL);
   if (find_subsystem(subsys->nqn)) return Status::error("duplicate subsystem NQN '" + subsys->nqn + "'", EEXIST);
   std::set<uint32_t> seen;
   for (const auto& ns : subsys->namespaces) {
@@ -80,6 +117,7 @@ Status TargetCore::add_subsystem(std::unique_ptr<Subsystem> subsys) {
   if (subsys->serial.empty()) subsys->serial = serial_from_nqn(subsys->nqn);
   LOG_INFO("subsystem %s: %zu namespace(s)", subsys->nqn.c_str(), subsys->namespaces.size());
   subsystems_.push_back(std::move(subsys));
+  ++genctr_;
   return Status::ok();
 }
 

@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "common/status.h"
+#include "nvme/discovery_log.h"
 #include "nvme/identify.h"
 #include "target/request.h"
 
@@ -75,6 +76,15 @@ class Controller {
   std::array<uint8_t, 16> hostid_;
 };
 
+// Where the target can be reached, for the Discovery Log Page: one per interface ("port").
+struct DiscoveryPort {
+  uint16_t portid = 0;
+  std::string traddr;                  // the interface's MAC, "aa:bb:cc:dd:ee:ff"
+  uint16_t ethertype = 0x88B5;
+  bool all_subsystems = true;          // false: only those in `subsystems`
+  std::set<std::string> subsystems;
+};
+
 class TargetCore {
  public:
   explicit TargetCore(TargetLimits limits = {});
@@ -84,6 +94,17 @@ class TargetCore {
   Subsystem* find_subsystem(const std::string& nqn) const;
   const std::vector<std::unique_ptr<Subsystem>>& subsystems() const { return subsystems_; }
   const TargetLimits& limits() const { return limits_; }
+
+  // The discovery controller (Connect to kDiscoveryNqn): its log page lists, per port, the
+  // subsystems a host may use. GENCTR changes whenever ports, subsystems or allow-lists change.
+  void set_discovery_ports(std::vector<DiscoveryPort> ports);
+  const std::vector<DiscoveryPort>& discovery_ports() const { return discovery_ports_; }
+  std::vector<DiscoveryLogEntry> discovery_entries(const std::string& hostnqn) const;
+  uint64_t discovery_genctr() const { return genctr_; }
+  void configuration_changed() { ++genctr_; }
+  bool is_discovery(const Subsystem* s) const { return s == discovery_subsys_.get(); }
+  // True when `hostnqn` may connect to `s` (its allow-list).
+  static bool host_allowed(const Subsystem& s, const std::string& hostnqn);
 
   // Executes one command. Ends, now or later (after backend I/O), in exactly one
   // req->on_complete(req). req->ctrl is null only for a Fabrics Connect on a fresh queue; any other
@@ -177,6 +198,9 @@ class TargetCore {
   void finish_flush_all(FlushAll* fa);
 
   TargetLimits limits_;
+  std::unique_ptr<Subsystem> discovery_subsys_;
+  std::vector<DiscoveryPort> discovery_ports_;
+  uint64_t genctr_ = 1;
   Clock::time_point started_ = Clock::now();  // for SMART power-on hours
   std::vector<std::unique_ptr<Subsystem>> subsystems_;
   std::map<uint16_t, std::shared_ptr<Controller>> controllers_;
