@@ -106,6 +106,18 @@ class TargetCore {
   // True when `hostnqn` may connect to `s` (its allow-list).
   static bool host_allowed(const Subsystem& s, const std::string& hostnqn);
 
+  // Reconfiguration (configuration reload), on the transport thread. Removed namespaces and
+  // subsystems stay alive, out of sight, until their backends have no I/O in flight; commands
+  // naming a removed namespace get Invalid Namespace, controllers of a removed subsystem or of a
+  // host no longer allowed are removed (the transport terminates their queues).
+  Status add_namespace(Subsystem* subsys, std::unique_ptr<Namespace> ns);
+  void remove_namespace(Subsystem* subsys, uint32_t nsid);
+  void remove_subsystem(const std::string& nqn);
+  void set_allowed_hosts(Subsystem* subsys, bool allow_any_host, std::set<std::string> hosts);
+  // Frees retired namespaces and subsystems whose backends are idle; returns how many remain.
+  size_t collect_retired();
+  size_t retired_count() const { return retired_namespaces_.size() + retired_subsystems_.size(); }
+
   // Executes one command. Ends, now or later (after backend I/O), in exactly one
   // req->on_complete(req). req->ctrl is null only for a Fabrics Connect on a fresh queue; any other
   // command on such a queue completes with Command Sequence Error.
@@ -197,7 +209,13 @@ class TargetCore {
                        std::weak_ptr<Controller> shutdown);
   void finish_flush_all(FlushAll* fa);
 
+  template <typename Fn>
+  void for_each_backend(Fn fn) const;
+  void finish_namespace(const Subsystem& subsys, Namespace* ns);
+
   TargetLimits limits_;
+  std::vector<std::unique_ptr<Subsystem>> retired_subsystems_;
+  std::vector<std::unique_ptr<Namespace>> retired_namespaces_;
   std::unique_ptr<Subsystem> discovery_subsys_;
   std::vector<DiscoveryPort> discovery_ports_;
   uint64_t genctr_ = 1;
