@@ -90,6 +90,14 @@ head -c 4096 /dev/urandom >"$NETNS_TMP/in"
 h write "$node" -s 0 -c 7 -z 4096 -d "$NETNS_TMP/in" >/dev/null || fail "write to $node failed"
 h read "$node" -s 0 -c 7 -z 4096 -d "$NETNS_TMP/out" >/dev/null || fail "read from $node failed"
 cmp -s "$NETNS_TMP/in" "$NETNS_TMP/out" || fail "read-back differs on $node"
+
+step "disconnect by NQN, target MAC and interface (what nvmeoe-connect@.service stops with)"
+expect_fail 10 "give -n too" ip netns exec "$NS_HOST" "$NVMEOE" disconnect -a "$MAC_B"
+h disconnect -n "$NQN_B" -a "$MAC_A" --host-iface "$IF_HOST" >/dev/null || fail "disconnect with no match failed"
+[ "$(h list -v -o json | jq '.Controllers | length')" = 2 ] || fail "a disconnect naming the wrong MAC removed a controller"
+h disconnect -n "$NQN_B" -a "$MAC_B" --host-iface "$IF_HOST" >/dev/null || fail "disconnect -n -a --host-iface failed"
+left=$(h list -v -o json | jq -r '[.Controllers[].SubsystemNQN] | join(" ")')
+[ "$left" = "$NQN_A1" ] || fail "after disconnecting $NQN_B at $MAC_B, left: '$left'"
 h disconnect-all >/dev/null || fail "disconnect-all failed"
 
 pass "2 targets discovered, allow-list respected, connect-all, log page 70h"
