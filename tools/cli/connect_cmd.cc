@@ -145,6 +145,7 @@ Subcommand add_connect_command(CLI::App& parent) {
 
 Subcommand add_version_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("version", "Show the program version");
+  app->footer("Example:\n  nvmeoe version");
   return {app, [] {
             std::printf("%s\n", version_string());
             return 0;
