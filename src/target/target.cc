@@ -560,8 +560,14 @@ struct TargetTransport::Impl {
       // A subsystem is reachable only on the ports that list it: elsewhere it does not exist.
       ConnectData data;
       if (decode_connect_data(s.buf.get(), &data) && !offers(data.subnqn)) {
-        finish_early(q, s, s.req.sqe, sc::kConnectInvalidParameters | sc::kDnr);
-        s.req.cqe.dw0 = 0x10100;  // IATTR 1 (connect data), IPO 256 (SUBNQN)
+        const Sqe sqe = s.req.sqe;
+        s.req = Request{};
+        s.req.sqe = sqe;
+        s.req.cqe.dw0 = 0x10100;  // IATTR 1 (connect data), IPO 256 (SUBNQN): as an unknown NQN
+        s.req.cqe.cid = sqe.cid;
+        s.req.cqe.sq_id = q.qid;
+        s.req.cqe.status = sc::kConnectInvalidParameters | sc::kDnr;
+        s.state = Slot::State::kDone;
         send_response(q, s);
         return;
       }

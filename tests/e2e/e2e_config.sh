@@ -6,6 +6,13 @@ source "$(dirname "$0")/lib.sh"
 e2e_init cfg
 command -v jq >/dev/null || fail "jq is missing (scripts/install-deps.sh installs it)"
 netns_create 1500
+# A second link between the same two namespaces: the target's port 2.
+VETH_T2=${VETH_T}b VETH_H2=${VETH_H}b
+VETH_T2=${VETH_T2:0:15} VETH_H2=${VETH_H2:0:15}
+ip -n "$NS_T" link add "$VETH_T2" type veth peer name "$VETH_H2" netns "$NS_H"
+ip -n "$NS_T" link set "$VETH_T2" up
+ip -n "$NS_H" link set "$VETH_H2" up
+MAC_T2=$(netns_mac "$NS_T" "$VETH_T2")
 
 H1=nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001
 H2=nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000002
@@ -22,7 +29,8 @@ write_config() {
 {
   "hosts": [{"nqn": "$H1"}, {"nqn": "$H2"}],
   "ports": [{"portid": 1, "addr": {"trtype": "eth", "traddr": "$VETH_T", "trsvcid": "0x88b5", "adrfam": "mac"},
-             "referrals": [], "subsystems": ["$S1", "$S2"]}],
+             "referrals": [], "subsystems": ["$S1", "$S2"]},
+            {"portid": 2, "addr": {"trtype": "eth", "traddr": "$VETH_T2"}, "subsystems": ["$S2"]}],
   "subsystems": [
     {"nqn": "$S1", "attr": {"allow_any_host": "0", "serial": "cfg1"}, "allowed_hosts": ["$H1"],
      "namespaces": $1},
@@ -88,6 +96,21 @@ wait_log() {  # wait_log PATTERN
   fail "the target did not log /$1/ within 5 s"
 }
 
+step "port 2 offers only $S2: discovery and Connect through it"
+out=$(nv discover --host-iface "$VETH_H2" -q "$H1" -a "$MAC_T2") || fail "discover on port 2 failed: $out"
+echo "$out" | grep -q "Number of Records 1," || fail "port 2 should offer one subsystem: $out"
+echo "$out" | grep -q "subnqn:  $S2" || fail "port 2 should offer $S2: $out"
+out=$(nv discover --host-iface "$VETH_H2" -q "$H1" -a "$MAC_T2" --log-page) || fail "--log-page on port 2 failed: $out"
+echo "$out" | grep -q "Number of Records 3," || fail "the log page should list S1 and S2 on port 1 and S2 on port 2: $out"
+echo "$out" | grep -A3 "portid:  2" | grep -q "subnqn:  $S2" || fail "the log page lacks $S2 on port 2: $out"
+expect_fail 30 "has no subsystem" ip netns exec "$NS_H" "$NVMEOE" connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S1" -q "$H1"
+out=$(nv connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S2" -q "$H1") || fail "connect to $S2 through port 2 failed: $out"
+C4=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1)
+netns_on_cleanup "ip netns exec '$NS_H' '$NVMEOE' disconnect '$C4'"
+write_verify "${C4}n1" 64 8192 "$NETNS_TMP/s2n1.img"
+write_verify "${C2}n1" 72 4096 "$NETNS_TMP/s2n1.img"  # port 1's controller of the same subsystem
+nv disconnect "$C4" >/dev/null || fail "disconnect $C4 failed"
+
 step "SIGHUP with a broken file changes nothing"
 cp "$CFG" "$NETNS_TMP/good.json"
 echo '{"hosts": [' >"$CFG"
@@ -115,4 +138,4 @@ expect_fail 30 "refused host NQN" ip netns exec "$NS_H" "$NVMEOE" connect -a "$M
 write_verify "${C1}n1" 48 4096 "$NETNS_TMP/s1n1.img"
 
 stop_target
-pass "two subsystems from a file, round trip, 10 broken files, SIGHUP add namespace / remove host"
+pass "two subsystems on two ports from a file, round trip, 10 broken files, SIGHUP add namespace / remove host"
