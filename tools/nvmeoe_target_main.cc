@@ -1,8 +1,8 @@
 // nvmeoe-target: serves NVMe subsystems over raw Ethernet: one from the command line (namespaces
 // 1..N are the DEVICE, FILE or mem:SIZE arguments in order), or several on several interfaces from
 // an nvmetcli-layout JSON file (--config), which SIGHUP re-reads. Runs in the foreground
-// (systemd-friendly), logs to stderr, and stops cleanly on SIGINT/SIGTERM. Built from this file alone (see CMakeLists.txt), so it shares
-// only the header-only cli/run_files.h with the host CLI.
+// (systemd-friendly), logs to stderr, and stops cleanly on SIGINT/SIGTERM. Built from this file alone (see
+// CMakeLists.txt), so it shares only the header-only cli/run_files.h with the host CLI.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,11 +10,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
-#include <set>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -249,8 +249,8 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
         return;
       }
       for (size_t i = 0; i < next->ports.size(); ++i)
-        transport.set_port_subsystems(i, false, std::set<std::string>(next->ports[i].subsystems.begin(),
-                                                                      next->ports[i].subsystems.end()));
+        transport.set_port_subsystems(
+            i, false, std::set<std::string>(next->ports[i].subsystems.begin(), next->ports[i].subsystems.end()));
       current = std::move(next).value();
       if (summary.empty()) summary.push_back("no change");
       for (const auto& line : summary) LOG_INFO("reload: %s", line.c_str());
@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
   CLI::App app{"nvmeoe-target: serve an NVMe subsystem over raw Ethernet (EtherType 0x88B5)", "nvmeoe-target"};
   app.set_version_flag("--version", "nvmeoe-target version " NVMEOE_VERSION);
   app.add_option("--config", a.config, "Serve what this nvmetcli-layout JSON file describes (SIGHUP re-reads it)");
-  app.add_flag("--dump-config", a.dump_config, "Print the configuration (from --config or the options) as JSON and exit");
+  app.add_flag("--dump-config", a.dump_config,
+               "Print the configuration (from --config or the options) as JSON and exit");
   app.add_option("--nqn", a.nqn, "Subsystem NQN to serve (starts with \"nqn.\")");
   app.add_option("--iface", a.iface, "Network interface to serve on");
   app.add_option("--allow-host", a.allow_hosts, "Host NQN allowed to connect (repeatable; default: any host)")
@@ -325,7 +326,8 @@ int main(int argc, char** argv) {
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:ro --iface eth1 --readonly \\\n"
       "      --allow-host nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0034-5a10-8052-b4c04f333232 /srv/image.raw\n"
       "  nvmeoe-target --config /etc/nvmeoe/lab.json\n"
-      "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > /etc/nvmeoe/disk1.json\n\n"
+      "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > "
+      "/etc/nvmeoe/disk1.json\n\n"
       "Needs CAP_NET_RAW (root). One target per NQN and interface; lock files live in $NVMEOE_RUN_DIR\n"
       "(default /run/nvmeoe). SIGINT/SIGTERM stop it cleanly; with --config, SIGHUP re-reads the file and\n"
       "applies the difference (a file with an error changes nothing).");
@@ -340,8 +342,8 @@ int main(int argc, char** argv) {
   if (a.verbose) level = LogLevel::kDebug;
   set_log_level(level);
 
-  if (!a.config.empty() && (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() ||
-                            a.readonly)) {
+  if (!a.config.empty() &&
+      (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() || a.readonly)) {
     LOG_ERROR("--config describes everything: it excludes --nqn, --iface, --allow-host, --readonly and devices");
     return 1;
   }

@@ -48,9 +48,8 @@ Status get_log_part(HostController& ctrl, uint64_t offset, uint8_t* out, uint32_
   encode_sqe(s, sqe);
   Completion c = ctrl.admin_sync(std::span<const uint8_t>(sqe, kSqeSize), std::span<uint8_t>(out, bytes));
   if (!c.ok())
-    return Status::error("Get Log Page (Discovery, offset " + std::to_string(offset) + ") failed: " +
-                             status_name(c.status),
-                         EIO);
+    return Status::error(
+        "Get Log Page (Discovery, offset " + std::to_string(offset) + ") failed: " + status_name(c.status), EIO);
   return Status::ok();
 }
 

@@ -24,7 +24,7 @@ struct DiscoveredTarget {
 
 struct DiscoveryRequest {
   std::string hostnqn;
-  std::string subnqn;                     // empty: all subsystems
+  std::string subnqn;  // empty: all subsystems
   MacAddress target = MacAddress::broadcast();
   std::chrono::milliseconds timeout{1000};
 };

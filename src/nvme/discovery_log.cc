@@ -70,34 +70,52 @@ bool decode_discovery_log(const uint8_t* bytes, size_t size, DiscoveryLog* out) 
 
 const char* trtype_name(uint8_t trtype) {
   switch (trtype) {
-    case 1: return "rdma";
-    case 2: return "fc";
-    case 3: return "tcp";
-    case 0xfe: return "loop";
-    case kTrtypeEth: return "eth";
-    default: return "unrecognized";
+    case 1:
+      return "rdma";
+    case 2:
+      return "fc";
+    case 3:
+      return "tcp";
+    case 0xfe:
+      return "loop";
+    case kTrtypeEth:
+      return "eth";
+    default:
+      return "unrecognized";
   }
 }
 
 const char* adrfam_name(uint8_t adrfam) {
   switch (adrfam) {
-    case 0: return "pci";
-    case 1: return "ipv4";
-    case 2: return "ipv6";
-    case 3: return "infiniband";
-    case 4: return "fibre-channel";
-    case 0xfe: return "loop";
-    case kAdrfamEthMac: return "mac";
-    default: return "unrecognized";
+    case 0:
+      return "pci";
+    case 1:
+      return "ipv4";
+    case 2:
+      return "ipv6";
+    case 3:
+      return "infiniband";
+    case 4:
+      return "fibre-channel";
+    case 0xfe:
+      return "loop";
+    case kAdrfamEthMac:
+      return "mac";
+    default:
+      return "unrecognized";
   }
 }
 
 const char* subtype_name(uint8_t subtype) {
   switch (subtype) {
-    case kSubtypeReferral: return "discovery subsystem referral";
-    case kSubtypeNvm: return "nvme subsystem";
-    case 3: return "current discovery subsystem";
-    default: return "unrecognized";
+    case kSubtypeReferral:
+      return "discovery subsystem referral";
+    case kSubtypeNvm:
+      return "nvme subsystem";
+    case 3:
+      return "current discovery subsystem";
+    default:
+      return "unrecognized";
   }
 }
 

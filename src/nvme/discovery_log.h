@@ -42,7 +42,7 @@ struct DiscoveryLogEntry {
   uint16_t asqsz = 0;        // admin submission queue entries the controller accepts
   std::string trsvcid;       // EtherType, "0x88b5"
   std::string subnqn;
-  std::string traddr;        // target MAC, "aa:bb:cc:dd:ee:ff" (lower case)
+  std::string traddr;  // target MAC, "aa:bb:cc:dd:ee:ff" (lower case)
   bool operator==(const DiscoveryLogEntry&) const = default;
 };
 

@@ -5,10 +5,9 @@
 
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "nvme/spec.h"
 
@@ -30,15 +29,23 @@ class Parser {
 
   static const char* type_name(const json& j) {
     switch (j.type()) {
-      case json::value_t::object: return "an object";
-      case json::value_t::array: return "an array";
-      case json::value_t::string: return "a string";
-      case json::value_t::boolean: return "a boolean";
+      case json::value_t::object:
+        return "an object";
+      case json::value_t::array:
+        return "an array";
+      case json::value_t::string:
+        return "a string";
+      case json::value_t::boolean:
+        return "a boolean";
       case json::value_t::number_integer:
-      case json::value_t::number_unsigned: return "an integer";
-      case json::value_t::number_float: return "a number";
-      case json::value_t::null: return "null";
-      default: return "something else";
+      case json::value_t::number_unsigned:
+        return "an integer";
+      case json::value_t::number_float:
+        return "a number";
+      case json::value_t::null:
+        return "null";
+      default:
+        return "something else";
     }
   }
 
@@ -76,8 +83,9 @@ class Parser {
     if (j.is_number_unsigned() ? false : j.get<int64_t>() < 0)
       return fail(path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
     uint64_t v = j.get<uint64_t>();
-    if (v < lo || v > hi) return fail(path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                                                ", not " + std::to_string(v));
+    if (v < lo || v > hi)
+      return fail(
+          path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + std::to_string(v));
     *out = v;
     return Status::ok();
   }
@@ -151,8 +159,9 @@ class Parser {
         std::string apath = join(path, "attr");
         const json& a = s["attr"];
         NVMEOE_RETURN_IF_ERROR(expect(a, json::value_t::object, apath, "an object"));
-        NVMEOE_RETURN_IF_ERROR(check_keys(a, apath, {"allow_any_host", "serial", "model", "version"},
-                                          {"cntlid_min", "cntlid_max", "pi_enable", "ieee_oui", "firmware", "qid_max"}));
+        NVMEOE_RETURN_IF_ERROR(
+            check_keys(a, apath, {"allow_any_host", "serial", "model", "version"},
+                       {"cntlid_min", "cntlid_max", "pi_enable", "ieee_oui", "firmware", "qid_max"}));
         if (a.contains("allow_any_host"))
           NVMEOE_RETURN_IF_ERROR(get_flag(a["allow_any_host"], join(apath, "allow_any_host"), &sub.allow_any_host));
         if (a.contains("serial")) {
@@ -163,7 +172,8 @@ class Parser {
           NVMEOE_RETURN_IF_ERROR(get_string(a["model"], join(apath, "model"), &sub.model));
           if (sub.model.size() > 40) return fail(join(apath, "model"), "at most 40 characters");
         }
-        if (a.contains("version")) NVMEOE_RETURN_IF_ERROR(get_string(a["version"], join(apath, "version"), &sub.version));
+        if (a.contains("version"))
+          NVMEOE_RETURN_IF_ERROR(get_string(a["version"], join(apath, "version"), &sub.version));
       }
       if (s.contains("allowed_hosts")) {
         std::string hpath = join(path, "allowed_hosts");
@@ -177,7 +187,8 @@ class Parser {
           sub.allowed_hosts.push_back(nqn);
         }
       }
-      if (s.contains("namespaces")) NVMEOE_RETURN_IF_ERROR(parse_namespaces(s["namespaces"], join(path, "namespaces"), &sub));
+      if (s.contains("namespaces"))
+        NVMEOE_RETURN_IF_ERROR(parse_namespaces(s["namespaces"], join(path, "namespaces"), &sub));
       c->subsystems.push_back(std::move(sub));
     }
     return Status::ok();
@@ -238,7 +249,8 @@ class Parser {
       std::string path = index("ports", i);
       const json& p = j[i];
       NVMEOE_RETURN_IF_ERROR(expect(p, json::value_t::object, path, "an object"));
-      NVMEOE_RETURN_IF_ERROR(check_keys(p, path, {"portid", "addr", "subsystems", "referrals"}, {"ana_groups", "param"}));
+      NVMEOE_RETURN_IF_ERROR(
+          check_keys(p, path, {"portid", "addr", "subsystems", "referrals"}, {"ana_groups", "param"}));
       PortConfig port;
       if (!p.contains("portid")) return fail(join(path, "portid"), "missing");
       uint64_t v = 0;
@@ -265,13 +277,15 @@ class Parser {
         char* end = nullptr;
         unsigned long et = std::strtoul(port.trsvcid.c_str(), &end, 0);
         if (port.trsvcid.empty() || *end != '\0' || et < 0x0600 || et > 0xffff)
-          return fail(join(apath, "trsvcid"), "invalid EtherType '" + port.trsvcid + "': expected 0x0600 to 0xffff, like 0x88b5");
+          return fail(join(apath, "trsvcid"),
+                      "invalid EtherType '" + port.trsvcid + "': expected 0x0600 to 0xffff, like 0x88b5");
         port.ethertype = uint16_t(et);
       }
       if (a.contains("adrfam")) {
         NVMEOE_RETURN_IF_ERROR(get_string(a["adrfam"], join(apath, "adrfam"), &port.adrfam));
         if (!port.adrfam.empty() && port.adrfam != "mac")
-          return fail(join(apath, "adrfam"), "unsupported address family '" + port.adrfam + "' (use \"mac\" or omit it)");
+          return fail(join(apath, "adrfam"),
+                      "unsupported address family '" + port.adrfam + "' (use \"mac\" or omit it)");
       }
       if (a.contains("treq")) {
         NVMEOE_RETURN_IF_ERROR(get_string(a["treq"], join(apath, "treq"), &port.treq));
@@ -321,13 +335,19 @@ bool parse_nguid(const std::string& text, uint8_t out[16]) {
   for (char ch : text) {
     if (ch == '-') continue;
     int v;
-    if (ch >= '0' && ch <= '9') v = ch - '0';
-    else if (ch >= 'a' && ch <= 'f') v = ch - 'a' + 10;
-    else if (ch >= 'A' && ch <= 'F') v = ch - 'A' + 10;
-    else return false;
+    if (ch >= '0' && ch <= '9')
+      v = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      v = ch - 'a' + 10;
+    else if (ch >= 'A' && ch <= 'F')
+      v = ch - 'A' + 10;
+    else
+      return false;
     if (n >= 32) return false;
-    if (n % 2 == 0) out[n / 2] = uint8_t(v << 4);
-    else out[n / 2] |= uint8_t(v);
+    if (n % 2 == 0)
+      out[n / 2] = uint8_t(v << 4);
+    else
+      out[n / 2] |= uint8_t(v);
     ++n;
   }
   return n == 32;

@@ -36,12 +36,12 @@ struct SubsystemConfig {
 struct PortConfig {
   uint16_t portid = 0;
   std::string trtype = "eth";
-  std::string traddr;              // interface name
-  std::string trsvcid;             // EtherType text; empty = 0x88b5
-  std::string adrfam;              // optional, kept as written ("" or "mac")
-  std::string treq;                // optional, kept as written
+  std::string traddr;   // interface name
+  std::string trsvcid;  // EtherType text; empty = 0x88b5
+  std::string adrfam;   // optional, kept as written ("" or "mac")
+  std::string treq;     // optional, kept as written
   std::vector<std::string> subsystems;
-  uint16_t ethertype = 0x88B5;     // parsed trsvcid
+  uint16_t ethertype = 0x88B5;  // parsed trsvcid
   bool operator==(const PortConfig&) const = default;
 };
 

@@ -87,7 +87,8 @@ Status apply_config_change(TargetCore& core, const TargetConfig& current, const 
     same_ports = current.ports[i].portid == next.ports[i].portid && current.ports[i].traddr == next.ports[i].traddr &&
                  current.ports[i].ethertype == next.ports[i].ethertype;
   if (!same_ports)
-    return Status::error(file + ": ports: adding, removing or re-addressing a port needs a restart (portid, traddr "
+    return Status::error(file +
+                         ": ports: adding, removing or re-addressing a port needs a restart (portid, traddr "
                          "and trsvcid must stay as they are)");
 
   // 2. Open everything new before touching the core.
@@ -137,7 +138,8 @@ Status apply_config_change(TargetCore& core, const TargetConfig& current, const 
       summary->push_back(n.nqn + ": added namespace " + std::to_string(nsid));
     }
     if (c->allow_any_host != n.allow_any_host || c->allowed_hosts != n.allowed_hosts) {
-      core.set_allowed_hosts(sub, n.allow_any_host, std::set<std::string>(n.allowed_hosts.begin(), n.allowed_hosts.end()));
+      core.set_allowed_hosts(sub, n.allow_any_host,
+                             std::set<std::string>(n.allowed_hosts.begin(), n.allowed_hosts.end()));
       summary->push_back(n.nqn + ": allowed hosts changed");
     }
     if (!n.serial.empty()) sub->serial = n.serial;

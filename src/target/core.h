@@ -79,9 +79,9 @@ class Controller {
 // Where the target can be reached, for the Discovery Log Page: one per interface ("port").
 struct DiscoveryPort {
   uint16_t portid = 0;
-  std::string traddr;                  // the interface's MAC, "aa:bb:cc:dd:ee:ff"
+  std::string traddr;  // the interface's MAC, "aa:bb:cc:dd:ee:ff"
   uint16_t ethertype = 0x88B5;
-  bool all_subsystems = true;          // false: only those in `subsystems`
+  bool all_subsystems = true;  // false: only those in `subsystems`
   std::set<std::string> subsystems;
 };
 

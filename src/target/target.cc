@@ -637,8 +637,8 @@ namespace {
 // One loop turn over every port: wait (bounded), receive a batch on each link, run completions,
 // send. The descriptors are fixed while the target runs, so the poll set is built once (again
 // after a configuration change).
-void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore* core,
-          std::vector<pollfd>* poll_fds, int timeout_ms) {
+void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore* core, std::vector<pollfd>* poll_fds,
+          int timeout_ms) {
   using Impl = TargetTransport::Impl;
   Impl& first = *ports[0];
   std::vector<pollfd>& fds = *poll_fds;
@@ -682,15 +682,13 @@ void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore
 
 }  // namespace
 
-TargetTransport::TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options)
-    : core_(core) {
+TargetTransport::TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options) : core_(core) {
   TargetPort port;
   port.link = std::move(link);
   add_port(std::move(port), options);
 }
 
-TargetTransport::TargetTransport(TargetCore* core, std::vector<TargetPort> ports, TargetOptions options)
-    : core_(core) {
+TargetTransport::TargetTransport(TargetCore* core, std::vector<TargetPort> ports, TargetOptions options) : core_(core) {
   for (auto& p : ports) add_port(std::move(p), options);
 }
 
@@ -716,7 +714,9 @@ void TargetTransport::request_reload() {
   (void)!write(ports_[0]->stop_fd, &one, sizeof one);
 }
 
-void TargetTransport::set_reload_handler(std::function<void()> handler) { reload_ = std::move(handler); }
+void TargetTransport::set_reload_handler(std::function<void()> handler) {
+  reload_ = std::move(handler);
+}
 
 void TargetTransport::set_port_subsystems(size_t port, bool all, std::set<std::string> subsystems) {
   ports_.at(port)->all_subsystems = all;
@@ -750,7 +750,7 @@ Status TargetTransport::run() {
     turn(ports_, core_, &poll_fds_, int(kHousekeepingPeriod.count()));
     if (reload_requested_.exchange(false) && reload_) {
       reload_();
-      poll_fds_.clear();  // namespaces (backend descriptors) may have changed
+      poll_fds_.clear();                 // namespaces (backend descriptors) may have changed
       next_housekeeping = Clock::now();  // tear down what the change removed without delay
     }
     auto now = Clock::now();

@@ -2,6 +2,8 @@
 // to the discovery NQN, Identify, LID 70h filtered by host and port, partial reads, GENCTR),
 // reconfiguration of a running core, and discovery frames and the log page end to end over the
 // memory link.
+#include "host/discovery.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -10,7 +12,6 @@
 #include "common/bytes.h"
 #include "common/log.h"
 #include "fake_backend.h"
-#include "host/discovery.h"
 #include "link/link.h"
 #include "nvme/discovery_log.h"
 #include "nvme/identify.h"
@@ -41,16 +42,16 @@ TEST(DiscoveryLogPage, EncodesSpecOffsets) {
   EXPECT_EQ(get_le64(page.data() + 8), 2u);   // NUMREC
   EXPECT_EQ(get_le16(page.data() + 16), 0u);  // RECFMT
   const uint8_t* p = page.data() + 1024;
-  EXPECT_EQ(p[0], 0xfd);                      // TRTYPE eth
-  EXPECT_EQ(p[1], 0xfd);                      // ADRFAM mac
-  EXPECT_EQ(p[2], 2);                         // SUBTYPE NVM subsystem
-  EXPECT_EQ(p[3], 0);                         // TREQ not specified
-  EXPECT_EQ(get_le16(p + 4), 7u);             // PORTID
-  EXPECT_EQ(get_le16(p + 6), 0xffffu);        // CNTLID: dynamic
-  EXPECT_EQ(get_le16(p + 8), 128u);           // ASQSZ
+  EXPECT_EQ(p[0], 0xfd);                                                         // TRTYPE eth
+  EXPECT_EQ(p[1], 0xfd);                                                         // ADRFAM mac
+  EXPECT_EQ(p[2], 2);                                                            // SUBTYPE NVM subsystem
+  EXPECT_EQ(p[3], 0);                                                            // TREQ not specified
+  EXPECT_EQ(get_le16(p + 4), 7u);                                                // PORTID
+  EXPECT_EQ(get_le16(p + 6), 0xffffu);                                           // CNTLID: dynamic
+  EXPECT_EQ(get_le16(p + 8), 128u);                                              // ASQSZ
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 32), 8), "0x88b5  ");  // TRSVCID, space-padded
   EXPECT_EQ(p[63], ' ');
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 256)), kSubA);          // SUBNQN, NUL-terminated
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 256)), kSubA);  // SUBNQN, NUL-terminated
   EXPECT_EQ(p[256 + sizeof(kSubA) - 1], 0);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 512), 17), "02:00:00:00:00:02");  // TRADDR
   EXPECT_EQ(p[512 + 17], ' ');

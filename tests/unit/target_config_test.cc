@@ -87,11 +87,11 @@ TEST(TargetConfig, EveryErrorNamesFileKeyAndReason) {
   expect_error(R"("nsid": 7,)", R"("nsid": 1,)", "subsystems[0].namespaces[1].nsid: duplicate NSID 1");
   expect_error(R"({"nqn": "nqn.2024-01.io.nvmeoe:two", "attr")", R"({"nqn": "nqn.2024-01.io.nvmeoe:one", "attr")",
                "subsystems[1].nqn: duplicate subsystem NQN");
-  expect_error(R"("serial": "s1",)", R"("serial": "s1", "colour": "red",)",
-               "subsystems[0].attr.colour: unknown key");
+  expect_error(R"("serial": "s1",)", R"("serial": "s1", "colour": "red",)", "subsystems[0].attr.colour: unknown key");
   expect_error(R"("hosts": [)", R"("hostz": 1, "hosts": [)", "hostz: unknown key");
   expect_error(R"("portid": 1,)", R"("portid": "1",)", "ports[0].portid: expected an integer, found a string");
-  expect_error(R"("allow_any_host": 1)", R"("allow_any_host": "yes")", "subsystems[1].attr.allow_any_host: expected 0, 1");
+  expect_error(R"("allow_any_host": 1)", R"("allow_any_host": "yes")",
+               "subsystems[1].attr.allow_any_host: expected 0, 1");
   expect_error(R"("namespaces": [])", R"("namespaces": {})", "subsystems[1].namespaces: expected an array");
   expect_error(R"({"nqn": "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001"}])",
                R"({"nqn": "not a nqn"}])", "hosts[0].nqn: invalid NQN 'not a nqn'");
@@ -102,15 +102,18 @@ TEST(TargetConfig, EveryErrorNamesFileKeyAndReason) {
   expect_error(R"("traddr": "eth2")", R"("traddr": "eth1")", "ports[1].addr: interface 'eth1'");
   expect_error(R"("trsvcid": "0x88b5")", R"("trsvcid": "4420x")", "ports[0].addr.trsvcid: invalid EtherType");
   expect_error(R"("portid": 2,)", R"("portid": 1,)", "ports[1].portid: duplicate port id 1");
-  expect_error(R"("referrals": [])", R"("referrals": [{"portid": 3}])", "ports[0].referrals: referrals are not supported");
-  expect_error(R"("nsid": 1, "enable": 1,)", R"("nsid": 0, "enable": 1,)", "subsystems[0].namespaces[0].nsid: must be between 1");
+  expect_error(R"("referrals": [])", R"("referrals": [{"portid": 3}])",
+               "ports[0].referrals: referrals are not supported");
+  expect_error(R"("nsid": 1, "enable": 1,)", R"("nsid": 0, "enable": 1,)",
+               "subsystems[0].namespaces[0].nsid: must be between 1");
   expect_error(R"("path": "mem:1G",)", R"("path": "/nonexistent/disk.img",)",
                "subsystems[0].namespaces[0].device.path: cannot use '/nonexistent/disk.img'");
   expect_error(R"("nguid": "8a4f6c1e-0000-4000-8000-000000000001")", R"("nguid": "xyz")",
                "subsystems[0].namespaces[0].device.nguid: expected 32 hexadecimal digits");
   expect_error(R"("allowed_hosts": ["nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001"])",
                R"("allowed_hosts": ["nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-0000-0000-000000000001"])",
-               "subsystems[0].allowed_hosts[0]: host 'nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-0000-0000-000000000001' is not listed in \"hosts\"");
+               "subsystems[0].allowed_hosts[0]: host "
+               "'nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-0000-0000-000000000001' is not listed in \"hosts\"");
   expect_error(R"({"nqn": "nqn.2024-01.io.nvmeoe:two")", R"({"nqn": "nqn.2014-08.org.nvmexpress.discovery")",
                "subsystems[1].nqn: the discovery subsystem's NQN is reserved");
   expect_error(R"({"nsid": 7, "enable": 0, "readonly": true, "device": {"path": "/nonexistent/but-disabled"}})",

@@ -2,7 +2,6 @@
 // one MAC) and list or connect to every subsystem they offer this host.
 #include <cstdio>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/agent.h"
@@ -129,8 +128,8 @@ int run_connect_all(const ConnectAllArgs& a) {
   apply_log_options(a.connect.log, static_cast<int>(LogLevel::kWarn));
   ConnectOptions base = connect_options_from(a.connect);
   std::vector<DiscoveredTarget> targets;
-  if (Status s = run_query(base.host_iface, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr,
-                           a.timeout_ms, &targets);
+  if (Status s = run_query(base.host_iface, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr, a.timeout_ms,
+                           &targets);
       !s) {
     std::fprintf(stderr, "discover failed: %s\n", s.message().c_str());
     return 1;

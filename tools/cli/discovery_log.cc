@@ -2,7 +2,6 @@
 #include "cli/discovery_log.h"
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -16,9 +15,12 @@ namespace {
 
 const char* treq_name(uint8_t treq) {
   switch (treq & 3) {
-    case 1: return "required";
-    case 2: return "not required";
-    default: return "not specified";
+    case 1:
+      return "required";
+    case 2:
+      return "not required";
+    default:
+      return "not specified";
   }
 }
 
@@ -42,8 +44,8 @@ std::string format_discovery_log(const DiscoveryLog& log) {
                   "trsvcid: %s\n"
                   "subnqn:  %s\n"
                   "traddr:  %s\n",
-                  i, trtype_name(e.trtype), adrfam_name(e.adrfam), subtype_name(e.subtype), treq_name(e.treq),
-                  e.portid, e.trsvcid.c_str(), e.subnqn.c_str(), e.traddr.c_str());
+                  i, trtype_name(e.trtype), adrfam_name(e.adrfam), subtype_name(e.subtype), treq_name(e.treq), e.portid,
+                  e.trsvcid.c_str(), e.subnqn.c_str(), e.traddr.c_str());
     out += line;
   }
   return out;
