@@ -132,6 +132,7 @@ Status TargetCore::add_namespace(Subsystem* subsys, std::unique_ptr<Namespace> n
     return Status::error(subsys->nqn + ": duplicate NSID " + std::to_string(ns->nsid), EEXIST);
   finish_namespace(*subsys, ns.get());
   LOG_INFO("%s: namespace %u added", subsys->nqn.c_str(), ns->nsid);
+  namespace_changed(subsys, ns->nsid);
   auto at = std::find_if(subsys->namespaces.begin(), subsys->namespaces.end(),
                          [&](const auto& n) { return n->nsid > ns->nsid; });
   subsys->namespaces.insert(at, std::move(ns));
@@ -142,6 +143,7 @@ void TargetCore::remove_namespace(Subsystem* subsys, uint32_t nsid) {
   for (auto it = subsys->namespaces.begin(); it != subsys->namespaces.end(); ++it) {
     if ((*it)->nsid != nsid) continue;
     LOG_INFO("%s: namespace %u removed", subsys->nqn.c_str(), nsid);
+    namespace_changed(subsys, nsid);
     retired_namespaces_.push_back(std::move(*it));
     subsys->namespaces.erase(it);
     return;
@@ -174,6 +176,26 @@ void TargetCore::set_allowed_hosts(Subsystem* subsys, bool allow_any_host, std::
     remove_controller(cntlid);
   }
   ++genctr_;
+}
+
+void TargetCore::namespace_changed(const Subsystem* subsys, uint32_t nsid) {
+  for (const auto& [cntlid, ctrl] : controllers_) {
+    if (ctrl->subsystem() != subsys) continue;
+    if (ctrl->changed_nsids.size() <= 1024) ctrl->changed_nsids.insert(nsid);  // past 1024: "too many"
+    post_namespace_notice(*ctrl);
+  }
+}
+
+void TargetCore::post_namespace_notice(Controller& ctrl) {
+  if (ctrl.changed_nsids.empty() || ctrl.ns_notice_outstanding) return;
+  auto aer = pending_aers_.find(ctrl.cntlid());
+  if (aer == pending_aers_.end()) return;  // reported when the host next sends an AER
+  Request* req = aer->second;
+  pending_aers_.erase(aer);
+  ctrl.ns_notice_outstanding = true;
+  // Asynchronous event: type 2h (notice), information 00h (Namespace Attribute Changed), log 04h.
+  req->cqe.dw0 = 0x2u | (0x00u << 8) | (uint32_t(log_id::kChangedNamespaceList) << 16);
+  complete(req, sc::kSuccess);
 }
 
 size_t TargetCore::collect_retired() {

@@ -68,6 +68,10 @@ class Controller {
   std::deque<ErrorLogEntry> error_log;  // newest first, bounded
   uint64_t error_count = 0;
   bool dead = false;                    // torn down; late completions are dropped by the transport
+  // Namespace Attribute Changed notices: NSIDs added or removed since the host last read log page
+  // 04h, and whether a notice is out (no second one until the page is read).
+  std::set<uint32_t> changed_nsids;
+  bool ns_notice_outstanding = false;
 
  private:
   uint16_t cntlid_;
@@ -190,6 +194,8 @@ class TargetCore {
   void set_features(Request* req);
   void get_features(Request* req);
   void async_event_request(Request* req);
+  void namespace_changed(const Subsystem* subsys, uint32_t nsid);
+  void post_namespace_notice(Controller& ctrl);
   void io_rw(Request* req, Namespace* ns, bool write);
   void io_flush(Request* req, Namespace* ns);
   void io_write_zeroes(Request* req, Namespace* ns);

@@ -296,6 +296,62 @@ TEST_F(DiscoveryCoreTest, ReconfigurationRemovesNamespacesSubsystemsAndHosts) {
   EXPECT_EQ(status & 0x7ff, sc::kConnectInvalidParameters);
 }
 
+TEST_F(DiscoveryCoreTest, NamespaceChangesPostNamespaceAttributeNotices) {
+  add(kSubA, {}, 1);
+  add(kSubB, {});
+  auto a = connect(kSubA, kHost);
+  auto b = connect(kSubB, kHost);
+  ASSERT_TRUE(a && b);
+  Sqe id;
+  id.opcode = admin_opcode::kIdentify;
+  id.cdw10 = cns::kController;
+  std::vector<uint8_t> buf;
+  ASSERT_EQ(admin(a, id, kIdentifySize, &buf), sc::kSuccess);
+  EXPECT_EQ(decode_identify_controller(buf.data()).oaes & (1u << 8), 1u << 8);
+
+  auto send_aer = [this](const std::shared_ptr<Controller>& ctrl, TestRequest& t) {
+    t.req.sqe = Sqe{};
+    t.req.sqe.opcode = admin_opcode::kAsyncEventRequest;
+    t.req.ctrl = ctrl;
+    core_.execute(&t.req);
+  };
+  auto add_ns = [this](uint32_t nsid) {
+    auto ns = std::make_unique<Namespace>();
+    ns->nsid = nsid;
+    ns->backend = std::make_unique<FakeBackend>(1 << 20);
+    ASSERT_TRUE(core_.add_namespace(core_.find_subsystem(kSubA), std::move(ns)).is_ok());
+  };
+  TestRequest aer_a, aer_b;
+  send_aer(a, aer_a);
+  send_aer(b, aer_b);
+  EXPECT_EQ(aer_a.completions, 0);  // held: nothing happened yet
+  add_ns(2);
+  ASSERT_EQ(aer_a.completions, 1);
+  EXPECT_EQ(aer_a.req.cqe.status, sc::kSuccess);
+  EXPECT_EQ(aer_a.req.cqe.dw0, 0x00040002u);  // notice, namespace attribute changed, log page 04h
+  EXPECT_EQ(aer_b.completions, 0);             // another subsystem: no event
+
+  core_.remove_namespace(core_.find_subsystem(kSubA), 1);
+  TestRequest aer_a2;
+  send_aer(a, aer_a2);
+  EXPECT_EQ(aer_a2.completions, 0);  // no second notice before the log page is read
+
+  std::vector<uint8_t> page;
+  Sqe log;
+  log.opcode = admin_opcode::kGetLogPage;
+  log.cdw10 = log_id::kChangedNamespaceList | (1023u << 16);
+  ASSERT_EQ(admin(a, log, 4096, &page), sc::kSuccess);
+  EXPECT_EQ(get_le32(page.data()), 1u);
+  EXPECT_EQ(get_le32(page.data() + 4), 2u);
+  EXPECT_EQ(get_le32(page.data() + 8), 0u);
+  ASSERT_EQ(admin(a, log, 4096, &page), sc::kSuccess);
+  EXPECT_EQ(get_le32(page.data()), 0u);  // read: cleared
+
+  add_ns(3);
+  ASSERT_EQ(aer_a2.completions, 1);  // re-armed by the read
+  EXPECT_EQ(aer_a2.req.cqe.dw0, 0x00040002u);
+}
+
 // Host and target over the memory link: Discover Query/Reply frames and the discovery controller.
 TEST(DiscoveryLoop, QueryAndLogPageOverMemoryLink) {
   set_log_level(LogLevel::kError);
