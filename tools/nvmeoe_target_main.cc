@@ -302,7 +302,7 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
 int main(int argc, char** argv) {
   set_log_prefix("nvmeoe-target");
   Args a;
-  CLI::App app{"nvmeoe-target: serve an NVMe subsystem over raw Ethernet (EtherType 0x88B5)", "nvmeoe-target"};
+  CLI::App app{"nvmeoe-target: serve NVMe subsystems over raw Ethernet (EtherType 0x88B5)", "nvmeoe-target"};
   app.set_version_flag("--version", "nvmeoe-target version " NVMEOE_VERSION);
   app.add_option("--config", a.config, "Serve what this nvmetcli-layout JSON file describes (SIGHUP re-reads it)");
   app.add_flag("--dump-config", a.dump_config,
