@@ -150,6 +150,10 @@ Status apply_config_change(TargetCore& core, const TargetConfig& current, const 
     summary->push_back("added subsystem " + nqn);
   }
 
+  for (size_t i = 0; i < next.ports.size(); ++i)
+    if (current.ports[i].subsystems != next.ports[i].subsystems)
+      summary->push_back("port " + std::to_string(next.ports[i].portid) + " (" + next.ports[i].traddr +
+                         "): subsystems changed");
   // Discovery: the ports' subsystem lists, with the MACs the core already knows.
   std::vector<std::string> macs;
   for (const auto& d : core.discovery_ports()) macs.push_back(d.traddr);

@@ -137,5 +137,12 @@ wait_log "reload: $S2: allowed hosts changed"
 expect_fail 30 "refused host NQN" ip netns exec "$NS_H" "$NVMEOE" connect -a "$MAC_T" --host-iface "$VETH_H" -n "$S2" -q "$H2" -D
 write_verify "${C1}n1" 48 4096 "$NETNS_TMP/s1n1.img"
 
+step "SIGHUP lets port 2 offer $S1 too"
+jq --arg s "$S1" '.ports[1].subsystems += [$s]' "$CFG" >"$CFG.new" && mv "$CFG.new" "$CFG"
+kill -HUP "$TARGET_PID"
+wait_log "reload: port 2 \\($VETH_T2\\): subsystems changed"
+out=$(nv discover --host-iface "$VETH_H2" -q "$H1" -a "$MAC_T2") || fail "discover on port 2 failed: $out"
+echo "$out" | grep -q "subnqn:  $S1" || fail "port 2 should now offer $S1: $out"
+
 stop_target
 pass "two subsystems on two ports from a file, round trip, 10 broken files, SIGHUP add namespace / remove host"
