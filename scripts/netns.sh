@@ -5,6 +5,8 @@
 #
 #   netns_init PREFIX            # once: sets the EXIT/INT/TERM trap and a private temp dir
 #   netns_create MTU             # a new pair; sets NS_T NS_H VETH_T VETH_H MAC_T MAC_H
+#   netns_create_bridged N MTU   # N namespaces on one bridge (in its own namespace); sets
+#                                # BR_NS[i] BR_IF[i] BR_MAC[i] for i in 0..N-1
 #   netns_track_pid PID          # a process to stop at teardown
 #   netns_on_cleanup 'cmd'       # a command to run first at teardown (e.g. a disconnect)
 #   netns_destroy                # tears down the newest pair now (teardown does it for all)
@@ -76,6 +78,48 @@ netns_create() {
     sleep 0.1
   done
   netns_log "created $NS_T/$VETH_T ($MAC_T) <-> $NS_H/$VETH_H ($MAC_H), MTU $mtu"
+}
+
+# netns_create_bridged N MTU: a bridge in a namespace of its own and N namespaces, each joined to it
+# by a veth pair: a small Ethernet segment where broadcasts reach every member.
+netns_create_bridged() {
+  local n=$1 mtu=${2:-1500} i
+  NETNS_SEQ=$((NETNS_SEQ + 1))
+  local id="${NETNS_PREFIX}${NETNS_SEQ}"
+  local nsb="${id}-br-$$"
+  ip netns add "$nsb" || return 1
+  NETNS_LIST+=("$nsb")
+  ip -n "$nsb" link set lo up
+  ip netns exec "$nsb" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+  ip -n "$nsb" link add br0 type bridge || return 1
+  ip -n "$nsb" link set br0 mtu "$mtu" up || return 1
+  BR_NS=()
+  BR_IF=()
+  BR_MAC=()
+  for ((i = 0; i < n; i++)); do
+    local ns="${id}-m${i}-$$" dev="${id}m${i}$$" peer="${id}p${i}$$"
+    dev=${dev:0:15}
+    peer=${peer:0:15}
+    ip netns add "$ns" || return 1
+    NETNS_LIST+=("$ns")
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+    ip -n "$ns" link add "$dev" type veth peer name "$peer" netns "$nsb" || return 1
+    ip -n "$nsb" link set "$peer" mtu "$mtu" master br0 up || return 1
+    ip -n "$ns" link set "$dev" mtu "$mtu" up || return 1
+    BR_NS+=("$ns")
+    BR_IF+=("$dev")
+    BR_MAC+=("$(netns_mac "$ns" "$dev")")
+  done
+  for _ in $(seq 50); do
+    local up=1
+    for ((i = 0; i < n; i++)); do
+      ip -n "${BR_NS[i]}" link show "${BR_IF[i]}" | grep -q 'LOWER_UP' || up=0
+    done
+    ((up)) && break
+    sleep 0.1
+  done
+  netns_log "created bridge $nsb/br0 with ${n} members: ${BR_NS[*]}"
 }
 
 # netns_mac NS IFACE: prints the interface's MAC address.

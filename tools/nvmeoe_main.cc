@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Examples:\n"
+      "  nvmeoe discover --host-iface eth1\n"
+      "  nvmeoe connect-all --host-iface eth1\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
       "  nvmeoe list\n"
       "  nvmeoe read nvmeoe0n1 -s 0 -c 7 -z 4096 -d out.bin\n"
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
       "Run `nvmeoe <command> --help` for a command's options.");
 
   std::vector<Subcommand> commands;
+  commands.push_back(add_discover_command(app));
+  commands.push_back(add_connect_all_command(app));
   commands.push_back(add_connect_command(app));
   commands.push_back(add_list_command(app));
   for (auto& c : add_io_commands(app)) commands.push_back(std::move(c));

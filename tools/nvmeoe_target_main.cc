@@ -1,17 +1,20 @@
-// nvmeoe-target: serves one NVMe subsystem over raw Ethernet. Namespaces 1..N are the DEVICE, FILE
-// or mem:SIZE arguments in order. Runs in the foreground (systemd-friendly), logs to stderr, and
-// stops cleanly on SIGINT/SIGTERM. Built from this file alone (see CMakeLists.txt), so it shares
-// only the header-only cli/run_files.h with the host CLI.
+// nvmeoe-target: serves NVMe subsystems over raw Ethernet: one from the command line (namespaces
+// 1..N are the DEVICE, FILE or mem:SIZE arguments in order), or several on several interfaces from
+// an nvmetcli-layout JSON file (--config), which SIGHUP re-reads. Runs in the foreground
+// (systemd-friendly), logs to stderr, and stops cleanly on SIGINT/SIGTERM. Built from this file alone (see
+// CMakeLists.txt), so it shares only the header-only cli/run_files.h with the host CLI.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,8 @@
 #include "common/log.h"
 #include "link/link.h"
 #include "nvme/spec.h"
+#include "target/config.h"
+#include "target/config_apply.h"
 #include "target/core.h"
 #include "target/target.h"
 #include "wire/frame.h"
@@ -37,6 +42,10 @@ std::atomic<TargetTransport*> g_transport{nullptr};
 volatile sig_atomic_t g_signals = 0;
 static_assert(std::atomic<TargetTransport*>::is_always_lock_free);
 
+void on_reload_signal(int) {
+  if (TargetTransport* t = g_transport.load()) t->request_reload();
+}
+
 void on_stop_signal(int) {
   // The first signal asks for an orderly stop; a third one gives up waiting for it.
   g_signals = g_signals + 1;
@@ -45,9 +54,9 @@ void on_stop_signal(int) {
 }
 
 struct Args {
-  std::string nqn, iface, ethertype = "0x88b5", log_level;
+  std::string nqn, iface, ethertype = "0x88b5", log_level, config;
   std::vector<std::string> allow_hosts, devices;
-  bool readonly = false;
+  bool readonly = false, dump_config = false;
   int verbose = 0;
   uint32_t poll_us = 0;
 };
@@ -93,109 +102,194 @@ std::string target_lock_path(const std::string& iface, const std::string& nqn) {
          tag + ".lock";
 }
 
-int serve(const Args& a) {
-  if (std::string why = nqn_problem(a.nqn); !why.empty()) {
-    LOG_ERROR("--nqn: %s", why.c_str());
-    return 1;
-  }
+// The command-line form as a configuration: one subsystem on one port.
+Result<TargetConfig> config_from_args(const Args& a) {
+  if (a.nqn.empty() || a.iface.empty() || a.devices.empty())
+    return Status::error("give --config FILE, or --nqn, --iface and at least one device (see --help)");
+  if (std::string why = nqn_problem(a.nqn); !why.empty()) return Status::error("--nqn: " + why);
   for (const auto& host : a.allow_hosts)
-    if (std::string why = nqn_problem(host); !why.empty()) {
-      LOG_ERROR("--allow-host: %s", why.c_str());
-      return 1;
-    }
+    if (std::string why = nqn_problem(host); !why.empty()) return Status::error("--allow-host: " + why);
   uint16_t ethertype = kDefaultEtherType;
-  if (!parse_ethertype(a.ethertype, &ethertype)) {
-    LOG_ERROR("--ethertype: invalid EtherType '%s': expected a value from 0x0600 to 0xffff, like 0x88b5",
-              a.ethertype.c_str());
+  if (!parse_ethertype(a.ethertype, &ethertype))
+    return Status::error("--ethertype: invalid EtherType '" + a.ethertype +
+                         "': expected a value from 0x0600 to 0xffff, like 0x88b5");
+  TargetConfig c;
+  SubsystemConfig sub;
+  sub.nqn = a.nqn;
+  sub.allow_any_host = a.allow_hosts.empty();
+  for (const auto& h : a.allow_hosts) {
+    if (std::find(c.hosts.begin(), c.hosts.end(), h) != c.hosts.end()) continue;
+    c.hosts.push_back(h);
+    sub.allowed_hosts.push_back(h);
+  }
+  for (size_t i = 0; i < a.devices.size(); ++i) {
+    NamespaceConfig ns;
+    ns.nsid = uint32_t(i + 1);
+    ns.path = a.devices[i];
+    ns.readonly = a.readonly;
+    sub.namespaces.push_back(ns);
+  }
+  c.subsystems.push_back(std::move(sub));
+  PortConfig port;
+  port.portid = 1;
+  port.traddr = a.iface;
+  char et[8];
+  std::snprintf(et, sizeof et, "0x%04x", ethertype);
+  port.trsvcid = et;
+  port.ethertype = ethertype;
+  port.subsystems.push_back(a.nqn);
+  c.ports.push_back(std::move(port));
+  return c;
+}
+
+std::string describe_subsystem(const Subsystem& s) {
+  std::string out;
+  for (const auto& ns : s.namespaces) {
+    const BackendCaps& caps = ns->backend->caps();
+    out += (out.empty() ? "" : ", ") + std::to_string(ns->nsid) + " (" + human_size(caps.size_bytes) + ", " +
+           std::to_string(caps.block_size) + " B blocks" + (ns->read_only ? ", read-only" : "") + ")";
+  }
+  return out.empty() ? "no namespaces" : out;
+}
+
+int serve(const TargetConfig& config, const std::string& file, const Args& a) {
+  if (config.ports.empty()) {
+    LOG_ERROR("%s: ports: no port to serve on", file.c_str());  // only a file can say so
     return 1;
   }
-
   // Refuse a second target for the same NQN on the same interface before touching any device.
   if (Status s = cli::ensure_run_dir(cli::run_dir()); !s) {
     LOG_ERROR("%s", s.message().c_str());
     return 1;
   }
-  cli::LockFile lock;
-  std::string lock_error;
-  const std::string lock_path = target_lock_path(a.iface, a.nqn);
-  switch (lock.try_lock(lock_path, &lock_error)) {
-    case cli::LockFile::Outcome::kLocked:
-      lock.write_pid();
-      break;
-    case cli::LockFile::Outcome::kBusy: {
-      int pid = cli::read_lock_pid(lock_path);
-      LOG_ERROR("another nvmeoe-target%s already serves %s on %s in this network namespace",
-                pid > 0 ? (" (pid " + std::to_string(pid) + ")").c_str() : "", a.nqn.c_str(), a.iface.c_str());
-      return 1;
+  std::vector<std::unique_ptr<cli::LockFile>> locks;
+  auto release_locks = [&locks] {
+    for (auto& l : locks) l->release(true);
+  };
+  for (const auto& port : config.ports)
+    for (const auto& nqn : port.subsystems) {
+      auto lock = std::make_unique<cli::LockFile>();
+      std::string lock_error;
+      const std::string lock_path = target_lock_path(port.traddr, nqn);
+      switch (lock->try_lock(lock_path, &lock_error)) {
+        case cli::LockFile::Outcome::kLocked:
+          lock->write_pid();
+          locks.push_back(std::move(lock));
+          break;
+        case cli::LockFile::Outcome::kBusy: {
+          int pid = cli::read_lock_pid(lock_path);
+          LOG_ERROR("another nvmeoe-target%s already serves %s on %s in this network namespace",
+                    pid > 0 ? (" (pid " + std::to_string(pid) + ")").c_str() : "", nqn.c_str(), port.traddr.c_str());
+          release_locks();
+          return 1;
+        }
+        case cli::LockFile::Outcome::kError:
+          LOG_ERROR("%s", lock_error.c_str());
+          release_locks();
+          return 1;
+      }
     }
-    case cli::LockFile::Outcome::kError:
-      LOG_ERROR("%s", lock_error.c_str());
-      return 1;
-  }
-
-  auto subsys = std::make_unique<Subsystem>();
-  subsys->nqn = a.nqn;
-  subsys->allowed_hosts.insert(a.allow_hosts.begin(), a.allow_hosts.end());
-  subsys->allow_any_host = a.allow_hosts.empty();
-  std::string ns_summary;
-  for (size_t i = 0; i < a.devices.size(); ++i) {
-    auto backend = open_backend(a.devices[i], a.readonly);
-    if (!backend) {
-      LOG_ERROR("%s", backend.status().message().c_str());
-      lock.release(true);
-      return 1;
-    }
-    auto ns = std::make_unique<Namespace>();
-    ns->nsid = static_cast<uint32_t>(i + 1);
-    const BackendCaps& caps = (*backend)->caps();
-    ns->read_only = a.readonly || caps.read_only;
-    ns_summary += (i ? ", " : "") + std::to_string(ns->nsid) + "=" + a.devices[i] + " (" + human_size(caps.size_bytes) +
-                  ", " + std::to_string(caps.block_size) + " B blocks" + (ns->read_only ? ", read-only" : "") + ")";
-    ns->backend = std::move(backend).value();
-    subsys->namespaces.push_back(std::move(ns));
-  }
 
   TargetCore core;
-  if (Status s = core.add_subsystem(std::move(subsys)); !s) {
-    LOG_ERROR("%s", s.message().c_str());
-    lock.release(true);
+  auto subsystems = build_subsystems(config, file);
+  if (!subsystems) {
+    LOG_ERROR("%s", subsystems.status().message().c_str());
+    release_locks();
     return 1;
+  }
+  for (auto& sub : *subsystems) {
+    std::string what = sub->nqn + ": " + describe_subsystem(*sub);
+    if (Status s = core.add_subsystem(std::move(sub)); !s) {
+      LOG_ERROR("%s%s%s", file.c_str(), file.empty() ? "" : ": ", s.message().c_str());
+      release_locks();
+      return 1;
+    }
+    LOG_INFO("namespaces of %s", what.c_str());
   }
 
-  auto link = open_packet_link(a.iface, ethertype, kMinMtu);
-  if (!link) {
-    LOG_ERROR("%s", link.status().message().c_str());
-    lock.release(true);
-    return 1;
+  std::vector<TargetPort> ports;
+  std::vector<std::string> macs;
+  for (size_t i = 0; i < config.ports.size(); ++i) {
+    const PortConfig& pc = config.ports[i];
+    auto link = open_packet_link(pc.traddr, pc.ethertype, kMinMtu);
+    if (!link) {
+      if (file.empty())
+        LOG_ERROR("%s", link.status().message().c_str());
+      else
+        LOG_ERROR("%s: ports[%zu].addr.traddr: %s", file.c_str(), i, link.status().message().c_str());
+      release_locks();
+      return 1;
+    }
+    macs.push_back((*link)->local_mac().str());
+    TargetPort port;
+    port.link = std::move(link).value();
+    port.all_subsystems = false;
+    port.subsystems.insert(pc.subsystems.begin(), pc.subsystems.end());
+    ports.push_back(std::move(port));
   }
-  std::string mac = (*link)->local_mac().str();
+  core.set_discovery_ports(discovery_ports_for(config, macs));
 
   TargetOptions options;
   options.poll_us = a.poll_us;
-  TargetTransport transport(&core, std::move(link).value(), options);
+  // The one place the transport is made: every port, one thread.
+  TargetTransport transport(&core, std::move(ports), options);
+
+  TargetConfig current = config;
+  if (!a.config.empty()) {
+    transport.set_reload_handler([&] {
+      LOG_INFO("SIGHUP: re-reading %s", a.config.c_str());
+      auto next = load_target_config(a.config);
+      if (!next) {
+        LOG_ERROR("configuration not changed: %s", next.status().message().c_str());
+        return;
+      }
+      std::vector<std::string> summary;
+      if (Status s = apply_config_change(core, current, *next, a.config, &summary); !s) {
+        LOG_ERROR("configuration not changed: %s", s.message().c_str());
+        return;
+      }
+      for (size_t i = 0; i < next->ports.size(); ++i)
+        transport.set_port_subsystems(
+            i, false, std::set<std::string>(next->ports[i].subsystems.begin(), next->ports[i].subsystems.end()));
+      current = std::move(next).value();
+      if (summary.empty()) summary.push_back("no change");
+      for (const auto& line : summary) LOG_INFO("reload: %s", line.c_str());
+    });
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = a.config.empty() ? SIG_IGN : on_reload_signal;
+  sigemptyset(&hup.sa_mask);
+  ::sigaction(SIGHUP, &hup, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   g_transport.store(&transport);
   if (g_signals) transport.request_stop();  // a signal before the handler could see the transport
 
-  LOG_INFO("serving %s on %s (%s) with %zu namespace%s: %s", a.nqn.c_str(), a.iface.c_str(), mac.c_str(),
-           a.devices.size(), a.devices.size() == 1 ? "" : "s", ns_summary.c_str());
-  if (a.allow_hosts.empty()) {
-    LOG_INFO("any host may connect (use --allow-host to restrict)");
-  } else {
-    std::string hosts;
-    for (const auto& h : a.allow_hosts) hosts += (hosts.empty() ? "" : ", ") + h;
-    LOG_INFO("allowed hosts: %s", hosts.c_str());
+  for (size_t i = 0; i < config.ports.size(); ++i) {
+    const PortConfig& pc = config.ports[i];
+    std::string subs;
+    for (const auto& nqn : pc.subsystems) subs += (subs.empty() ? "" : ", ") + nqn;
+    LOG_INFO("serving %s on %s (%s, EtherType 0x%04x, port %u)", subs.empty() ? "nothing" : subs.c_str(),
+             pc.traddr.c_str(), macs[i].c_str(), pc.ethertype, pc.portid);
+  }
+  for (const auto& sub : config.subsystems) {
+    if (sub.allow_any_host) {
+      LOG_INFO("%s: any host may connect", sub.nqn.c_str());
+    } else {
+      std::string hosts;
+      for (const auto& h : sub.allowed_hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+      LOG_INFO("%s: allowed hosts: %s", sub.nqn.c_str(), hosts.empty() ? "none" : hosts.c_str());
+    }
   }
 
   Status s = transport.run();
   g_transport.store(nullptr);
-  lock.release(true);
+  release_locks();
   if (!s) {
     LOG_ERROR("%s", s.message().c_str());
     return 1;
@@ -208,11 +302,15 @@ int serve(const Args& a) {
 int main(int argc, char** argv) {
   set_log_prefix("nvmeoe-target");
   Args a;
-  CLI::App app{"nvmeoe-target: serve an NVMe subsystem over raw Ethernet (EtherType 0x88B5)", "nvmeoe-target"};
+  CLI::App app{"nvmeoe-target: serve NVMe subsystems over raw Ethernet (EtherType 0x88B5)", "nvmeoe-target"};
   app.set_version_flag("--version", "nvmeoe-target version " NVMEOE_VERSION);
-  app.add_option("--nqn", a.nqn, "Subsystem NQN to serve (starts with \"nqn.\")")->required();
-  app.add_option("--iface", a.iface, "Network interface to serve on")->required();
-  app.add_option("--allow-host", a.allow_hosts, "Host NQN allowed to connect (repeatable; default: any host)");
+  app.add_option("--config", a.config, "Serve what this nvmetcli-layout JSON file describes (SIGHUP re-reads it)");
+  app.add_flag("--dump-config", a.dump_config,
+               "Print the configuration (from --config or the options) as JSON and exit");
+  app.add_option("--nqn", a.nqn, "Subsystem NQN to serve (starts with \"nqn.\")");
+  app.add_option("--iface", a.iface, "Network interface to serve on");
+  app.add_option("--allow-host", a.allow_hosts, "Host NQN allowed to connect (repeatable; default: any host)")
+      ->allow_extra_args(false);  // one value each time, so the devices that follow stay devices
   app.add_flag("--readonly", a.readonly, "Export every namespace read-only");
   app.add_option("--ethertype", a.ethertype, "EtherType of nvmeoe frames")->capture_default_str();
   app.add_option("--poll-us", a.poll_us, "Busy-poll this many microseconds before sleeping (lower latency, more CPU)")
@@ -220,16 +318,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", a.log_level, "Log level: error, warn, info, debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   app.add_flag("-v,--verbose", a.verbose, "Debug logging");
-  app.add_option("devices", a.devices, "Block device, file, or mem:SIZE (e.g. mem:20G); NSIDs 1..N in order")
-      ->required();
+  app.add_option("devices", a.devices, "Block device, file, or mem:SIZE (e.g. mem:20G); NSIDs 1..N in order");
   app.footer(
       "Examples:\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 /dev/nvme0n1 /var/lib/nvmeoe/disk2.img\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:ro --iface eth1 --readonly \\\n"
-      "      --allow-host nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0034-5a10-8052-b4c04f333232 /srv/image.raw\n\n"
+      "      --allow-host nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0034-5a10-8052-b4c04f333232 /srv/image.raw\n"
+      "  nvmeoe-target --config /etc/nvmeoe/lab.json\n"
+      "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > "
+      "/etc/nvmeoe/disk1.json\n\n"
       "Needs CAP_NET_RAW (root). One target per NQN and interface; lock files live in $NVMEOE_RUN_DIR\n"
-      "(default /run/nvmeoe). SIGINT/SIGTERM stop it cleanly.");
+      "(default /run/nvmeoe). SIGINT/SIGTERM stop it cleanly; with --config, SIGHUP re-reads the file and\n"
+      "applies the difference (a file with an error changes nothing).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -240,5 +341,20 @@ int main(int argc, char** argv) {
   if (!a.log_level.empty()) parse_log_level(a.log_level.c_str(), &level);
   if (a.verbose) level = LogLevel::kDebug;
   set_log_level(level);
-  return serve(a);
+
+  if (!a.config.empty() &&
+      (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() || a.readonly)) {
+    LOG_ERROR("--config describes everything: it excludes --nqn, --iface, --allow-host, --readonly and devices");
+    return 1;
+  }
+  Result<TargetConfig> config = a.config.empty() ? config_from_args(a) : load_target_config(a.config, !a.dump_config);
+  if (!config) {
+    LOG_ERROR("%s", config.status().message().c_str());
+    return 1;
+  }
+  if (a.dump_config) {
+    std::fputs(dump_target_config(*config).c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  return serve(*config, a.config, a);
 }

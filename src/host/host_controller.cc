@@ -100,6 +100,14 @@ Status HostControllerImpl::bring_up(bool first) {
     info_.max_transfer = uint32_t(std::min<uint64_t>(mdts_bytes, transport_max));
   }
 
+  if (opts_.subnqn == kDiscoveryNqn) {
+    // A discovery controller has no namespaces and no I/O queues: the admin queue is all.
+    io_queues_ = 0;
+    LOG_INFO("%s discovery controller %u at %s", first ? "connected to" : "reconnected to", info_.cntlid,
+             target_.str().c_str());
+    return Status::ok();
+  }
+
   uint16_t want = std::max<uint16_t>(1, opts_.nr_io_queues);
   Sqe sf;
   sf.opcode = admin_opcode::kSetFeatures;

@@ -34,6 +34,7 @@ void encode_identify_controller(const IdentifyController& id, uint8_t* out) {
   put_le16(out + kCntlid, id.cntlid);
   put_le32(out + kVer, id.version);
   out[kCntrltype] = id.cntrltype;
+  put_le32(out + kOaes, id.oaes);
   out[kAcl] = 3;
   out[kAerl] = id.aerl;
   out[kFrmw] = id.frmw;
@@ -67,6 +68,7 @@ IdentifyController decode_identify_controller(const uint8_t* in) {
   id.cntlid = get_le16(in + kCntlid);
   id.version = get_le32(in + kVer);
   id.cntrltype = in[kCntrltype];
+  id.oaes = get_le32(in + kOaes);
   id.frmw = in[kFrmw];
   id.lpa = in[kLpa];
   id.elpe = in[kElpe];

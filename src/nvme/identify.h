@@ -23,6 +23,7 @@ namespace log_id {
 constexpr uint8_t kErrorInformation = 0x01;
 constexpr uint8_t kSmartHealth = 0x02;
 constexpr uint8_t kFirmwareSlot = 0x03;
+constexpr uint8_t kChangedNamespaceList = 0x04;
 constexpr uint8_t kDiscovery = 0x70;
 }  // namespace log_id
 
@@ -42,6 +43,7 @@ constexpr size_t kSqes = 512, kCqes = 513, kMaxcmd = 514, kNn = 516, kOncs = 520
 constexpr size_t kFna = 524, kVwc = 525, kAwun = 526, kAwupf = 528, kSgls = 536, kMnan = 540;
 constexpr size_t kSubnqn = 768;
 constexpr size_t kIoccsz = 1792, kIorcsz = 1796, kIcdoff = 1800, kFcatt = 1802, kMsdbd = 1803;
+constexpr uint32_t kOaesNamespaceAttribute = 1u << 8;
 constexpr uint16_t kOncsDsm = 1u << 2, kOncsWriteZeroes = 1u << 3;
 }  // namespace idctl
 
@@ -55,6 +57,7 @@ struct IdentifyController {
   uint16_t cntlid = 0;
   uint32_t version = prop::kVersion20;
   uint8_t cntrltype = 1;  // 1: I/O controller, 2: discovery controller
+  uint32_t oaes = 0;      // optional asynchronous events; bit 8: Namespace Attribute Notices
   uint8_t elpe = 0;       // error log entries, 0-based
   uint8_t aerl = 0;       // outstanding Asynchronous Event Requests, 0-based
   uint8_t frmw = 0x03;    // slot 1 read-only, 1 slot

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/bytes.h"
 #include "target/core.h"
 
 #ifndef NVMEOE_VERSION
@@ -102,6 +103,15 @@ void TargetCore::identify_controller(Request* req) {
   id.iorcsz = 1;
   id.kas = 10;
   id.cntrltype = 1;
+  if (is_discovery(&subsys)) {
+    // A discovery controller: no namespaces, no I/O commands, the admin queue only.
+    id.cntrltype = 2;
+    id.nn = 0;
+    id.oncs = 0;
+    id.vwc = 0;
+    id.maxcmd = limits_.max_admin_queue_size;
+  }
+  if (!is_discovery(&subsys)) id.oaes = idctl::kOaesNamespaceAttribute;
   id.elpe = kErrorLogEntries - 1;
   id.aerl = 0;    // one outstanding Asynchronous Event Request
   id.lpa = 0x05;  // SMART per namespace, extended Get Log Page data (NUMDU, LPO)
@@ -178,6 +188,27 @@ void TargetCore::get_log_page(Request* req) {
     case log_id::kSmartHealth:
       build_smart_log(req, &page, &status);
       break;
+    case log_id::kChangedNamespaceList: {
+      // Up to 1024 NSIDs; more than that is reported as FFFFFFFFh in the first entry.
+      page.assign(4096, 0);
+      const auto& changed = req->ctrl->changed_nsids;
+      if (changed.size() > 1024) {
+        put_le32(page.data(), 0xffffffff);
+      } else {
+        size_t i = 0;
+        for (uint32_t nsid : changed) put_le32(page.data() + 4 * i++, nsid);
+      }
+      if (!(s.cdw10 & (1u << 15))) {  // RAE clear: reading the page re-arms the notice
+        req->ctrl->changed_nsids.clear();
+        req->ctrl->ns_notice_outstanding = false;
+      }
+      break;
+    }
+    case log_id::kDiscovery:
+      // Only a discovery controller has this page; it lists what this host may connect to.
+      if (!is_discovery(req->ctrl->subsystem())) return complete(req, sc::kInvalidLogPage | sc::kDnr);
+      page = encode_discovery_log(genctr_, discovery_entries(req->ctrl->hostnqn()));
+      break;
     case log_id::kFirmwareSlot:
       page.assign(kFirmwareLogSize, 0);
       encode_firmware_log(NVMEOE_VERSION, page.data());
@@ -245,10 +276,12 @@ void TargetCore::get_features(Request* req) {
 }
 
 void TargetCore::async_event_request(Request* req) {
-  // We raise no events yet; the request waits until the controller goes away (Identify AERL = 0).
+  // Held until an event (Namespace Attribute Changed after a configuration reload) or until the
+  // controller goes away (Identify AERL = 0: one outstanding).
   uint16_t cntlid = req->ctrl->cntlid();
   if (pending_aers_.count(cntlid)) return complete(req, sc::kAsyncEventLimitExceeded | sc::kDnr);
   pending_aers_[cntlid] = req;
+  post_namespace_notice(*req->ctrl);  // a change that happened while no request was waiting
 }
 
 }  // namespace nvmeoe

@@ -4,6 +4,7 @@
 #include "target/core.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -56,11 +57,47 @@ void TargetCore::FreeDeleter::operator()(uint8_t* p) const {
   std::free(p);
 }
 
-TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {}
+TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {
+  discovery_subsys_ = std::make_unique<Subsystem>();
+  discovery_subsys_->nqn = kDiscoveryNqn;
+  discovery_subsys_->serial = serial_from_nqn(kDiscoveryNqn);
+  discovery_subsys_->model = "nvmeoe discovery";
+}
+
+bool TargetCore::host_allowed(const Subsystem& s, const std::string& hostnqn) {
+  return s.allow_any_host || s.allowed_hosts.count(hostnqn);
+}
+
+void TargetCore::set_discovery_ports(std::vector<DiscoveryPort> ports) {
+  discovery_ports_ = std::move(ports);
+  ++genctr_;
+}
+
+std::vector<DiscoveryLogEntry> TargetCore::discovery_entries(const std::string& hostnqn) const {
+  std::vector<DiscoveryLogEntry> out;
+  for (const DiscoveryPort& port : discovery_ports_) {
+    char trsvcid[8];
+    std::snprintf(trsvcid, sizeof trsvcid, "0x%04x", port.ethertype);
+    for (const auto& sub : subsystems_) {
+      if (!port.all_subsystems && !port.subsystems.count(sub->nqn)) continue;
+      if (!host_allowed(*sub, hostnqn)) continue;
+      DiscoveryLogEntry e;
+      e.portid = port.portid;
+      e.asqsz = limits_.max_admin_queue_size;
+      e.trsvcid = trsvcid;
+      e.subnqn = sub->nqn;
+      e.traddr = port.traddr;
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
 
 Status TargetCore::add_subsystem(std::unique_ptr<Subsystem> subsys) {
   if (!subsys) return Status::error("no subsystem");
   if (!valid_nqn(subsys->nqn)) return Status::error("invalid subsystem NQN '" + subsys->nqn + "'");
+  if (subsys->nqn == kDiscoveryNqn)
+    return Status::error("'" + subsys->nqn + "' is the discovery subsystem's NQN, reserved", EINVAL);
   if (find_subsystem(subsys->nqn)) return Status::error("duplicate subsystem NQN '" + subsys->nqn + "'", EEXIST);
   std::set<uint32_t> seen;
   for (const auto& ns : subsys->namespaces) {
@@ -73,14 +110,114 @@ Status TargetCore::add_subsystem(std::unique_ptr<Subsystem> subsys) {
   }
   std::sort(subsys->namespaces.begin(), subsys->namespaces.end(),
             [](const auto& a, const auto& b) { return a->nsid < b->nsid; });
-  for (auto& ns : subsys->namespaces) {
-    if (ns->backend->caps().read_only) ns->read_only = true;
-    ns->nguid = derive_nguid(subsys->nqn, ns->nsid);
-  }
+  for (auto& ns : subsys->namespaces) finish_namespace(*subsys, ns.get());
   if (subsys->serial.empty()) subsys->serial = serial_from_nqn(subsys->nqn);
   LOG_INFO("subsystem %s: %zu namespace(s)", subsys->nqn.c_str(), subsys->namespaces.size());
   subsystems_.push_back(std::move(subsys));
+  ++genctr_;
   return Status::ok();
+}
+
+void TargetCore::finish_namespace(const Subsystem& subsys, Namespace* ns) {
+  if (ns->backend->caps().read_only) ns->read_only = true;
+  // An NGUID from the configuration is kept; otherwise one is derived, stable across restarts.
+  if (ns->nguid == std::array<uint8_t, 16>{}) ns->nguid = derive_nguid(subsys.nqn, ns->nsid);
+}
+
+Status TargetCore::add_namespace(Subsystem* subsys, std::unique_ptr<Namespace> ns) {
+  if (!ns || !ns->backend) return Status::error(subsys->nqn + ": namespace without a backend");
+  if (ns->nsid == 0 || ns->nsid == kBroadcastNsid)
+    return Status::error(subsys->nqn + ": invalid NSID " + std::to_string(ns->nsid));
+  if (subsys->find_namespace(ns->nsid))
+    return Status::error(subsys->nqn + ": duplicate NSID " + std::to_string(ns->nsid), EEXIST);
+  finish_namespace(*subsys, ns.get());
+  LOG_INFO("%s: namespace %u added", subsys->nqn.c_str(), ns->nsid);
+  namespace_changed(subsys, ns->nsid);
+  auto at = std::find_if(subsys->namespaces.begin(), subsys->namespaces.end(),
+                         [&](const auto& n) { return n->nsid > ns->nsid; });
+  subsys->namespaces.insert(at, std::move(ns));
+  return Status::ok();
+}
+
+void TargetCore::remove_namespace(Subsystem* subsys, uint32_t nsid) {
+  for (auto it = subsys->namespaces.begin(); it != subsys->namespaces.end(); ++it) {
+    if ((*it)->nsid != nsid) continue;
+    LOG_INFO("%s: namespace %u removed", subsys->nqn.c_str(), nsid);
+    namespace_changed(subsys, nsid);
+    retired_namespaces_.push_back(std::move(*it));
+    subsys->namespaces.erase(it);
+    return;
+  }
+}
+
+void TargetCore::remove_subsystem(const std::string& nqn) {
+  for (auto it = subsystems_.begin(); it != subsystems_.end(); ++it) {
+    if ((*it)->nqn != nqn) continue;
+    std::vector<uint16_t> gone;
+    for (const auto& [cntlid, ctrl] : controllers_)
+      if (ctrl->subsystem() == it->get()) gone.push_back(cntlid);
+    for (uint16_t cntlid : gone) remove_controller(cntlid);
+    LOG_INFO("subsystem %s removed (%zu controller(s) torn down)", nqn.c_str(), gone.size());
+    retired_subsystems_.push_back(std::move(*it));
+    subsystems_.erase(it);
+    ++genctr_;
+    return;
+  }
+}
+
+void TargetCore::set_allowed_hosts(Subsystem* subsys, bool allow_any_host, std::set<std::string> hosts) {
+  subsys->allow_any_host = allow_any_host;
+  subsys->allowed_hosts = std::move(hosts);
+  std::vector<uint16_t> gone;
+  for (const auto& [cntlid, ctrl] : controllers_)
+    if (ctrl->subsystem() == subsys && !host_allowed(*subsys, ctrl->hostnqn())) gone.push_back(cntlid);
+  for (uint16_t cntlid : gone) {
+    LOG_INFO("%s: controller %u torn down: host no longer allowed", subsys->nqn.c_str(), cntlid);
+    remove_controller(cntlid);
+  }
+  ++genctr_;
+}
+
+void TargetCore::namespace_changed(const Subsystem* subsys, uint32_t nsid) {
+  for (const auto& [cntlid, ctrl] : controllers_) {
+    if (ctrl->subsystem() != subsys) continue;
+    if (ctrl->changed_nsids.size() <= 1024) ctrl->changed_nsids.insert(nsid);  // past 1024: "too many"
+    post_namespace_notice(*ctrl);
+  }
+}
+
+void TargetCore::post_namespace_notice(Controller& ctrl) {
+  if (ctrl.changed_nsids.empty() || ctrl.ns_notice_outstanding) return;
+  auto aer = pending_aers_.find(ctrl.cntlid());
+  if (aer == pending_aers_.end()) return;  // reported when the host next sends an AER
+  Request* req = aer->second;
+  pending_aers_.erase(aer);
+  ctrl.ns_notice_outstanding = true;
+  // Asynchronous event: type 2h (notice), information 00h (Namespace Attribute Changed), log 04h.
+  req->cqe.dw0 = 0x2u | (0x00u << 8) | (uint32_t(log_id::kChangedNamespaceList) << 16);
+  complete(req, sc::kSuccess);
+}
+
+size_t TargetCore::collect_retired() {
+  auto idle = [](const Namespace& ns) { return ns.backend->in_flight() == 0; };
+  std::erase_if(retired_namespaces_, [&](const auto& ns) { return idle(*ns); });
+  std::erase_if(retired_subsystems_, [&](const auto& s) {
+    for (const auto& ns : s->namespaces)
+      if (!idle(*ns)) return false;
+    return true;
+  });
+  return retired_namespaces_.size() + retired_subsystems_.size();
+}
+
+template <typename Fn>
+void TargetCore::for_each_backend(Fn fn) const {
+  // Indexes, not iterators: a completion callback may re-enter the core.
+  for (size_t i = 0; i < subsystems_.size(); ++i)
+    for (size_t j = 0; j < subsystems_[i]->namespaces.size(); ++j) fn(*subsystems_[i]->namespaces[j]->backend);
+  for (size_t i = 0; i < retired_subsystems_.size(); ++i)
+    for (size_t j = 0; j < retired_subsystems_[i]->namespaces.size(); ++j)
+      fn(*retired_subsystems_[i]->namespaces[j]->backend);
+  for (size_t i = 0; i < retired_namespaces_.size(); ++i) fn(*retired_namespaces_[i]->backend);
 }
 
 Subsystem* TargetCore::find_subsystem(const std::string& nqn) const {
@@ -172,33 +309,25 @@ void TargetCore::backend_done(const BackendCompletion& c) {
 }
 
 void TargetCore::flush_backends() {
-  for (const auto& s : subsystems_)
-    for (const auto& ns : s->namespaces) ns->backend->flush_submissions();
+  for_each_backend([](Backend& b) { b.flush_submissions(); });
 }
 
 void TargetCore::reap_backends() {
-  // Indexes, not iterators: a completion callback may re-enter the core.
-  for (size_t i = 0; i < subsystems_.size(); ++i) {
-    Subsystem* s = subsystems_[i].get();
-    for (size_t j = 0; j < s->namespaces.size(); ++j)
-      s->namespaces[j]->backend->reap([this](const BackendCompletion& c) { backend_done(c); });
-  }
+  for_each_backend([this](Backend& b) { b.reap([this](const BackendCompletion& c) { backend_done(c); }); });
 }
 
 std::vector<int> TargetCore::backend_fds() const {
   std::vector<int> fds;
-  for (const auto& s : subsystems_)
-    for (const auto& ns : s->namespaces) {
-      int fd = ns->backend->wait_fd();
-      if (fd >= 0) fds.push_back(fd);
-    }
+  for_each_backend([&fds](Backend& b) {
+    int fd = b.wait_fd();
+    if (fd >= 0) fds.push_back(fd);
+  });
   return fds;
 }
 
 size_t TargetCore::backend_in_flight() const {
   size_t n = 0;
-  for (const auto& s : subsystems_)
-    for (const auto& ns : s->namespaces) n += ns->backend->in_flight();
+  for_each_backend([&n](Backend& b) { n += b.in_flight(); });
   return n;
 }
 

@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "common/status.h"
+#include "nvme/discovery_log.h"
 #include "nvme/identify.h"
 #include "target/request.h"
 
@@ -67,12 +68,25 @@ class Controller {
   std::deque<ErrorLogEntry> error_log;  // newest first, bounded
   uint64_t error_count = 0;
   bool dead = false;                    // torn down; late completions are dropped by the transport
+  // Namespace Attribute Changed notices: NSIDs added or removed since the host last read log page
+  // 04h, and whether a notice is out (no second one until the page is read).
+  std::set<uint32_t> changed_nsids;
+  bool ns_notice_outstanding = false;
 
  private:
   uint16_t cntlid_;
   Subsystem* subsys_;
   std::string hostnqn_;
   std::array<uint8_t, 16> hostid_;
+};
+
+// Where the target can be reached, for the Discovery Log Page: one per interface ("port").
+struct DiscoveryPort {
+  uint16_t portid = 0;
+  std::string traddr;  // the interface's MAC, "aa:bb:cc:dd:ee:ff"
+  uint16_t ethertype = 0x88B5;
+  bool all_subsystems = true;  // false: only those in `subsystems`
+  std::set<std::string> subsystems;
 };
 
 class TargetCore {
@@ -84,6 +98,29 @@ class TargetCore {
   Subsystem* find_subsystem(const std::string& nqn) const;
   const std::vector<std::unique_ptr<Subsystem>>& subsystems() const { return subsystems_; }
   const TargetLimits& limits() const { return limits_; }
+
+  // The discovery controller (Connect to kDiscoveryNqn): its log page lists, per port, the
+  // subsystems a host may use. GENCTR changes whenever ports, subsystems or allow-lists change.
+  void set_discovery_ports(std::vector<DiscoveryPort> ports);
+  const std::vector<DiscoveryPort>& discovery_ports() const { return discovery_ports_; }
+  std::vector<DiscoveryLogEntry> discovery_entries(const std::string& hostnqn) const;
+  uint64_t discovery_genctr() const { return genctr_; }
+  void configuration_changed() { ++genctr_; }
+  bool is_discovery(const Subsystem* s) const { return s == discovery_subsys_.get(); }
+  // True when `hostnqn` may connect to `s` (its allow-list).
+  static bool host_allowed(const Subsystem& s, const std::string& hostnqn);
+
+  // Reconfiguration (configuration reload), on the transport thread. Removed namespaces and
+  // subsystems stay alive, out of sight, until their backends have no I/O in flight; commands
+  // naming a removed namespace get Invalid Namespace, controllers of a removed subsystem or of a
+  // host no longer allowed are removed (the transport terminates their queues).
+  Status add_namespace(Subsystem* subsys, std::unique_ptr<Namespace> ns);
+  void remove_namespace(Subsystem* subsys, uint32_t nsid);
+  void remove_subsystem(const std::string& nqn);
+  void set_allowed_hosts(Subsystem* subsys, bool allow_any_host, std::set<std::string> hosts);
+  // Frees retired namespaces and subsystems whose backends are idle; returns how many remain.
+  size_t collect_retired();
+  size_t retired_count() const { return retired_namespaces_.size() + retired_subsystems_.size(); }
 
   // Executes one command. Ends, now or later (after backend I/O), in exactly one
   // req->on_complete(req). req->ctrl is null only for a Fabrics Connect on a fresh queue; any other
@@ -157,6 +194,8 @@ class TargetCore {
   void set_features(Request* req);
   void get_features(Request* req);
   void async_event_request(Request* req);
+  void namespace_changed(const Subsystem* subsys, uint32_t nsid);
+  void post_namespace_notice(Controller& ctrl);
   void io_rw(Request* req, Namespace* ns, bool write);
   void io_flush(Request* req, Namespace* ns);
   void io_write_zeroes(Request* req, Namespace* ns);
@@ -176,7 +215,16 @@ class TargetCore {
                        std::weak_ptr<Controller> shutdown);
   void finish_flush_all(FlushAll* fa);
 
+  template <typename Fn>
+  void for_each_backend(Fn fn) const;
+  void finish_namespace(const Subsystem& subsys, Namespace* ns);
+
   TargetLimits limits_;
+  std::vector<std::unique_ptr<Subsystem>> retired_subsystems_;
+  std::vector<std::unique_ptr<Namespace>> retired_namespaces_;
+  std::unique_ptr<Subsystem> discovery_subsys_;
+  std::vector<DiscoveryPort> discovery_ports_;
+  uint64_t genctr_ = 1;
   Clock::time_point started_ = Clock::now();  // for SMART power-on hours
   std::vector<std::unique_ptr<Subsystem>> subsystems_;
   std::map<uint16_t, std::shared_ptr<Controller>> controllers_;

@@ -53,9 +53,9 @@ void TargetCore::connect(Request* req) {
   ConnectData data;
   if (!decode_connect_data(req->data.data(), &data)) return invalid(true, kIpoSubnqn);
   if (!valid_nqn(data.hostnqn)) return invalid(true, kIpoHostnqn);
-  Subsystem* subsys = find_subsystem(data.subnqn);
+  Subsystem* subsys = data.subnqn == kDiscoveryNqn ? discovery_subsys_.get() : find_subsystem(data.subnqn);
   if (!subsys) return invalid(true, kIpoSubnqn);
-  if (!subsys->allow_any_host && !subsys->allowed_hosts.count(data.hostnqn)) {
+  if (!host_allowed(*subsys, data.hostnqn)) {
     LOG_WARN("%s: host %s not allowed", subsys->nqn.c_str(), data.hostnqn.c_str());
     return complete(req, sc::kConnectInvalidHost | sc::kDnr);
   }
@@ -95,6 +95,11 @@ void TargetCore::connect_admin(Request* req, Subsystem* subsys, const ConnectCom
 }
 
 void TargetCore::connect_io(Request* req, Subsystem* subsys, const ConnectCommand& cmd, const ConnectData& data) {
+  // A discovery controller has an admin queue only.
+  if (is_discovery(subsys)) {
+    req->cqe.dw0 = invalid_parameter(false, kIpoQid);
+    return complete(req, sc::kConnectInvalidParameters | sc::kDnr);
+  }
   std::shared_ptr<Controller> ctrl = find_controller(data.cntlid);
   if (!ctrl || ctrl->subsystem() != subsys || ctrl->hostnqn() != data.hostnqn) {
     req->cqe.dw0 = invalid_parameter(true, kIpoCntlid);

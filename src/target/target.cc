@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -84,7 +85,9 @@ struct TargetTransport::Impl {
   std::vector<TxFrame> tx;
   std::vector<uint8_t> tx_dd;  // per frame: has data digest in the head buffer's tail
   std::vector<std::vector<uint8_t>> tx_owned;  // control frames built whole
-  std::vector<pollfd> poll_fds;  // link, stop eventfd, backend eventfds
+  // The subsystems this port (interface) offers; all of them unless the configuration says.
+  bool all_subsystems = true;
+  std::set<std::string> port_subsystems;
   Clock::time_point terminate_window;
   int terminate_budget = kTerminateRepliesPerSecond;
 
@@ -519,6 +522,7 @@ struct TargetTransport::Impl {
     std::vector<DiscoverEntry> entries;
     for (const auto& sub : core->subsystems()) {
       if (!query.subnqn.empty() && query.subnqn != sub->nqn) continue;
+      if (!offers(sub->nqn)) continue;
       if (!sub->allow_any_host && !sub->allowed_hosts.count(query.hostnqn)) continue;
       DiscoverEntry e;
       e.subnqn = sub->nqn;
@@ -545,8 +549,29 @@ struct TargetTransport::Impl {
     } while (first < entries.size());
   }
 
+  bool offers(const std::string& subnqn) const {
+    return all_subsystems || subnqn == kDiscoveryNqn || port_subsystems.count(subnqn);
+  }
+
   // ---- execution ----
   void execute(Queue& q, Slot& s) {
+    if (!all_subsystems && s.req.sqe.opcode == admin_opcode::kFabrics && s.req.sqe.fctype() == fabrics_type::kConnect &&
+        s.total >= kConnectDataSize) {
+      // A subsystem is reachable only on the ports that list it: elsewhere it does not exist.
+      ConnectData data;
+      if (decode_connect_data(s.buf.get(), &data) && !offers(data.subnqn)) {
+        const Sqe sqe = s.req.sqe;
+        s.req = Request{};
+        s.req.sqe = sqe;
+        s.req.cqe.dw0 = 0x10100;  // IATTR 1 (connect data), IPO 256 (SUBNQN): as an unknown NQN
+        s.req.cqe.cid = sqe.cid;
+        s.req.cqe.sq_id = q.qid;
+        s.req.cqe.status = sc::kConnectInvalidParameters | sc::kDnr;
+        s.state = Slot::State::kDone;
+        send_response(q, s);
+        return;
+      }
+    }
     s.state = Slot::State::kExecuting;
     ++q.executing;
     s.req.qid = q.qid;
@@ -576,8 +601,8 @@ struct TargetTransport::Impl {
     self.send_result(q, s);
   }
 
-  void housekeeping(Clock::time_point now) {
-    for (uint16_t cntlid : core->expire_keep_alive(now)) {
+  void housekeeping(Clock::time_point now, const std::vector<uint16_t>& expired) {
+    for (uint16_t cntlid : expired) {
       LOG_WARN("controller %u: keep-alive timeout, association torn down", cntlid);
       remove_controller_queues(cntlid, TerminateReason::kKeepAliveTimeout, true);
     }
@@ -586,6 +611,8 @@ struct TargetTransport::Impl {
       Queue& q = *it->second;
       bool unbound_idle = !q.ctrl && q.executing == 0 && now - q.created > kUnboundQueueIdle;
       bool orphan = q.ctrl && q.ctrl->dead;
+      // A controller the core removed (its subsystem or host left the configuration): tell the host.
+      if (orphan) send_terminate(q.host, q.qid, q.ctrl->cntlid(), q.nonce, TerminateReason::kConfigurationChange);
       if (unbound_idle || orphan) remove_queue(it);
       it = next;
     }
@@ -603,78 +630,148 @@ struct TargetTransport::Impl {
     }
     flush_tx();
   }
-
-  // One loop turn: wait (bounded), receive a batch, run completions, send.
-  void turn(int timeout_ms) {
-    // The descriptors are fixed while the target runs: built once, not on every turn.
-    if (poll_fds.empty()) {
-      poll_fds.push_back({link->wait_fd(), POLLIN, 0});
-      poll_fds.push_back({stop_fd, POLLIN, 0});
-      for (int fd : core->backend_fds()) poll_fds.push_back({fd, POLLIN, 0});
-    }
-    std::vector<pollfd>& fds = poll_fds;
-    for (auto& p : fds) p.revents = 0;
-    bool busy = false;
-    if (options.poll_us) {
-      // Bounded busy poll before sleeping: receive without a syscall while traffic flows.
-      auto until = Clock::now() + std::chrono::microseconds(options.poll_us);
-      while (Clock::now() < until) {
-        if (link->receive([&](std::span<const uint8_t> fr) { on_frame(fr); }, kRxBatch)) {
-          busy = true;
-          break;
-        }
-        core->reap_backends();
-        if (!tx.empty()) break;
-      }
-    }
-    if (!busy && tx.empty()) poll(fds.data(), fds.size(), timeout_ms);
-    if (fds[1].revents & POLLIN) {
-      uint64_t v;
-      (void)!read(stop_fd, &v, sizeof v);
-    }
-    for (int i = 0; i < 16; ++i)
-      if (!link->receive([&](std::span<const uint8_t> fr) { on_frame(fr); }, kRxBatch)) break;
-    core->flush_backends();
-    core->reap_backends();
-    flush_tx();
-  }
 };
 
-TargetTransport::TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options)
-    : impl_(std::make_unique<Impl>(core, link.get(), options)), link_(std::move(link)) {}
+namespace {
+
+// One loop turn over every port: wait (bounded), receive a batch on each link, run completions,
+// send. The descriptors are fixed while the target runs, so the poll set is built once (again
+// after a configuration change).
+void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore* core, std::vector<pollfd>* poll_fds,
+          int timeout_ms) {
+  using Impl = TargetTransport::Impl;
+  Impl& first = *ports[0];
+  std::vector<pollfd>& fds = *poll_fds;
+  if (fds.empty()) {
+    fds.push_back({first.stop_fd, POLLIN, 0});
+    for (auto& p : ports) fds.push_back({p->link->wait_fd(), POLLIN, 0});
+    for (int fd : core->backend_fds()) fds.push_back({fd, POLLIN, 0});
+  }
+  for (auto& p : fds) p.revents = 0;
+  auto receive = [](Impl& m) {
+    return m.link->receive([&m](std::span<const uint8_t> fr) { m.on_frame(fr); }, kRxBatch);
+  };
+  auto tx_pending = [&] {
+    for (auto& p : ports)
+      if (!p->tx.empty()) return true;
+    return false;
+  };
+  bool busy = false;
+  if (first.options.poll_us) {
+    // Bounded busy poll before sleeping: receive without a syscall while traffic flows.
+    auto until = Clock::now() + std::chrono::microseconds(first.options.poll_us);
+    while (!busy && Clock::now() < until) {
+      for (auto& p : ports) busy = receive(*p) || busy;
+      if (busy) break;
+      core->reap_backends();
+      if (tx_pending()) break;
+    }
+  }
+  if (!busy && !tx_pending()) poll(fds.data(), fds.size(), timeout_ms);
+  if (fds[0].revents & POLLIN) {
+    uint64_t v;
+    (void)!read(first.stop_fd, &v, sizeof v);
+  }
+  for (auto& p : ports)
+    for (int i = 0; i < 16; ++i)
+      if (!receive(*p)) break;
+  core->flush_backends();
+  core->reap_backends();
+  for (auto& p : ports) p->flush_tx();
+}
+
+}  // namespace
+
+TargetTransport::TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options) : core_(core) {
+  TargetPort port;
+  port.link = std::move(link);
+  add_port(std::move(port), options);
+}
+
+TargetTransport::TargetTransport(TargetCore* core, std::vector<TargetPort> ports, TargetOptions options) : core_(core) {
+  for (auto& p : ports) add_port(std::move(p), options);
+}
+
+void TargetTransport::add_port(TargetPort port, const TargetOptions& options) {
+  auto m = std::make_unique<Impl>(core_, port.link.get(), options);
+  m->all_subsystems = port.all_subsystems;
+  m->port_subsystems = std::move(port.subsystems);
+  ports_.push_back(std::move(m));
+  links_.push_back(std::move(port.link));
+}
 
 TargetTransport::~TargetTransport() = default;
 
 void TargetTransport::request_stop() {
-  impl_->stop_requested.store(true);
+  for (auto& p : ports_) p->stop_requested.store(true);
   uint64_t one = 1;
-  (void)!write(impl_->stop_fd, &one, sizeof one);
+  (void)!write(ports_[0]->stop_fd, &one, sizeof one);
 }
 
-TargetStats TargetTransport::stats() const { return impl_->st; }
+void TargetTransport::request_reload() {
+  reload_requested_.store(true);
+  uint64_t one = 1;
+  (void)!write(ports_[0]->stop_fd, &one, sizeof one);
+}
+
+void TargetTransport::set_reload_handler(std::function<void()> handler) {
+  reload_ = std::move(handler);
+}
+
+void TargetTransport::set_port_subsystems(size_t port, bool all, std::set<std::string> subsystems) {
+  ports_.at(port)->all_subsystems = all;
+  ports_.at(port)->port_subsystems = std::move(subsystems);
+}
+
+TargetStats TargetTransport::stats() const {
+  TargetStats sum;
+  for (const auto& p : ports_) {
+    const TargetStats& st = p->st;
+    sum.frames_in += st.frames_in;
+    sum.frames_out += st.frames_out;
+    sum.bad_frames += st.bad_frames;
+    sum.unknown_association += st.unknown_association;
+    sum.commands += st.commands;
+    sum.duplicates += st.duplicates;
+    sum.stale += st.stale;
+    sum.digest_errors += st.digest_errors;
+    sum.associations += st.associations;
+  }
+  return sum;
+}
 
 Status TargetTransport::run() {
-  Impl& m = *impl_;
-  if (m.stop_fd < 0) return Status::from_errno(errno, "eventfd");
+  if (ports_.empty()) return Status::error("no port to serve");
+  for (auto& p : ports_)
+    if (p->stop_fd < 0) return Status::from_errno(errno, "eventfd");
+  Impl& m = *ports_[0];
   auto next_housekeeping = Clock::now();
   while (!m.stop_requested.load()) {
-    m.turn(int(kHousekeepingPeriod.count()));
+    turn(ports_, core_, &poll_fds_, int(kHousekeepingPeriod.count()));
+    if (reload_requested_.exchange(false) && reload_) {
+      reload_();
+      poll_fds_.clear();                 // namespaces (backend descriptors) may have changed
+      next_housekeeping = Clock::now();  // tear down what the change removed without delay
+    }
     auto now = Clock::now();
     if (now >= next_housekeeping) {
-      m.housekeeping(now);
+      // Removed namespaces are freed once idle; their descriptors leave the poll set with them.
+      if (size_t retired = core_->retired_count(); retired && core_->collect_retired() != retired) poll_fds_.clear();
+      std::vector<uint16_t> expired = core_->expire_keep_alive(now);
+      for (auto& p : ports_) p->housekeeping(now, expired);
       next_housekeeping = now + kHousekeepingPeriod;
     }
   }
   // Orderly stop: refuse new associations, let running commands finish, flush, say goodbye.
-  m.stopping = true;
-  LOG_INFO("stopping: %zu commands in flight", m.core->backend_in_flight());
+  for (auto& p : ports_) p->stopping = true;
+  LOG_INFO("stopping: %zu commands in flight", core_->backend_in_flight());
   auto deadline = Clock::now() + std::chrono::milliseconds(m.options.shutdown_timeout_ms);
-  while (m.core->backend_in_flight() && Clock::now() < deadline) m.turn(10);
-  if (m.core->backend_in_flight()) LOG_WARN("stopping with %zu commands unfinished", m.core->backend_in_flight());
+  while (core_->backend_in_flight() && Clock::now() < deadline) turn(ports_, core_, &poll_fds_, 10);
+  if (core_->backend_in_flight()) LOG_WARN("stopping with %zu commands unfinished", core_->backend_in_flight());
   bool flushed = false;
-  m.core->flush_all([](void* arg) { *static_cast<bool*>(arg) = true; }, &flushed);
-  while (!flushed && Clock::now() < deadline + std::chrono::seconds(5)) m.turn(10);
-  m.terminate_all(TerminateReason::kTargetShutdown);
+  core_->flush_all([](void* arg) { *static_cast<bool*>(arg) = true; }, &flushed);
+  while (!flushed && Clock::now() < deadline + std::chrono::seconds(5)) turn(ports_, core_, &poll_fds_, 10);
+  for (auto& p : ports_) p->terminate_all(TerminateReason::kTargetShutdown);
   LOG_INFO("stopped%s", flushed ? "" : " (flush did not finish)");
   return flushed ? Status::ok() : Status::error("flush did not complete before shutdown timeout", EIO);
 }

@@ -1,14 +1,19 @@
-// The target transport: owns the link, turns frames into Requests for the TargetCore and
+// The target transport: owns the links (one per port/interface), turns frames into Requests for the TargetCore and
 // completions back into frames. Keeps per-queue association state (host MAC, queue id, nonce,
 // controller), reassembles host-to-controller data, answers duplicated commands from a completion
 // cache, and serves discovery queries. One thread runs it (run()); request_stop() may be called
 // from any thread or a signal handler.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "link/link.h"
@@ -29,9 +34,19 @@ struct TargetStats {
   uint64_t associations = 0;  // queues currently associated
 };
 
+// One interface the target serves on, and the subsystems it offers there (all, or a list: the
+// others are neither discovered nor connectable through this port).
+struct TargetPort {
+  std::unique_ptr<Link> link;
+  bool all_subsystems = true;
+  std::set<std::string> subsystems;
+};
+
 class TargetTransport {
  public:
   TargetTransport(TargetCore* core, std::unique_ptr<Link> link, TargetOptions options = {});
+  // Several ports served by the one thread that runs run(); associations belong to their port.
+  TargetTransport(TargetCore* core, std::vector<TargetPort> ports, TargetOptions options = {});
   ~TargetTransport();
   TargetTransport(const TargetTransport&) = delete;
   TargetTransport& operator=(const TargetTransport&) = delete;
@@ -41,14 +56,26 @@ class TargetTransport {
   Status run();
   // Async-signal-safe.
   void request_stop();
-  TargetStats stats() const;
-  const Link& link() const { return *link_; }
+  // Async-signal-safe: run() calls the reload handler on its own thread at its next turn, where
+  // the handler may change the core and the ports' subsystem lists (configuration reload).
+  void request_reload();
+  void set_reload_handler(std::function<void()> handler);
+  void set_port_subsystems(size_t port, bool all, std::set<std::string> subsystems);
+  TargetStats stats() const;  // summed over the ports
+  const Link& link(size_t port = 0) const { return *links_.at(port); }
+  size_t port_count() const { return links_.size(); }
 
   struct Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
-  std::unique_ptr<Link> link_;
+  void add_port(TargetPort port, const TargetOptions& options);
+
+  TargetCore* core_;
+  std::vector<std::unique_ptr<Impl>> ports_;
+  std::vector<std::unique_ptr<Link>> links_;
+  std::vector<pollfd> poll_fds_;  // stop eventfd, every link, backend eventfds
+  std::atomic<bool> reload_requested_{false};
+  std::function<void()> reload_;
 };
 
 }  // namespace nvmeoe

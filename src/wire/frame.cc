@@ -46,6 +46,7 @@ const char* terminate_reason_name(TerminateReason r) {
     case TerminateReason::kKeepAliveTimeout: return "keep-alive timeout";
     case TerminateReason::kProtocolError: return "protocol error";
     case TerminateReason::kTargetShutdown: return "target shutdown";
+    case TerminateReason::kConfigurationChange: return "configuration change";
   }
   return "unknown reason";
 }

@@ -153,6 +153,7 @@ enum class TerminateReason : uint16_t {
   kKeepAliveTimeout = 3,
   kProtocolError = 4,
   kTargetShutdown = 5,
+  kConfigurationChange = 6,  // the subsystem or the host's access was removed from the target
 };
 const char* terminate_reason_name(TerminateReason r);
 

@@ -37,10 +37,13 @@ in_h() { ip netns exec "$NS_H" "$@"; }
 
 # start_target LOG ARGS...: starts nvmeoe-target in NS_T with ARGS, waits until it says "serving",
 # sets TARGET_PID.
-start_target() {
-  local log=$1
-  shift
-  ip netns exec "$NS_T" "$TARGET" "$@" >"$log" 2>&1 </dev/null &
+start_target() { start_target_ns "$NS_T" "$@"; }
+
+# start_target_ns NS LOG ARGS...: the same in namespace NS.
+start_target_ns() {
+  local ns=$1 log=$2
+  shift 2
+  ip netns exec "$ns" "$TARGET" "$@" >"$log" 2>&1 </dev/null &
   TARGET_PID=$!
   netns_track_pid "$TARGET_PID"
   local i

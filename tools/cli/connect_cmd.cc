@@ -5,6 +5,7 @@
 #include "cli/agent.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/connect_args.h"
 #include "cli/control.h"
 #include "common/log.h"
 #include "common/mac.h"
@@ -21,13 +22,7 @@ namespace {
 // a steady_clock time point.
 constexpr std::chrono::hours kForever{24 * 365 * 100};
 
-struct ConnectArgs {
-  std::string traddr, nqn, host_iface, hostnqn, hostid, ethertype = "0x88b5";
-  unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5, reconnect_delay_s = 10;
-  int ctrl_loss_tmo_s = 600;  // -1: reconnect forever, as in nvme-cli
-  bool hdr_digest = false, data_digest = false, duplicate_connect = false;
-  LogOptions log;
-};
+}  // namespace
 
 // nvme-cli refuses a second connection to the same subsystem through the same address unless
 // --duplicate-connect is given; so do we, matching target MAC, NQN, interface and host NQN.
@@ -47,8 +42,7 @@ std::string existing_connection(const ConnectOptions& o) {
   return "";
 }
 
-int run_connect(const ConnectArgs& a) {
-  apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+ConnectOptions connect_options_from(const ConnectArgs& a) {
   ConnectOptions o;
   o.target_mac = a.traddr;
   o.subnqn = a.nqn;
@@ -65,6 +59,20 @@ int run_connect(const ConnectArgs& a) {
   o.reconnect_delay = std::chrono::seconds(a.reconnect_delay_s);
   o.ctrl_loss_tmo = a.ctrl_loss_tmo_s < 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(kForever)
                                           : std::chrono::seconds(a.ctrl_loss_tmo_s);
+  return o;
+}
+
+std::chrono::milliseconds agent_wait_limit(const ConnectOptions& o) {
+  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify.
+  return std::chrono::duration_cast<std::chrono::milliseconds>(o.connect_timeout * (o.nr_io_queues + 2) +
+                                                               std::chrono::seconds(10));
+}
+
+namespace {
+
+int run_connect(const ConnectArgs& a) {
+  apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  ConnectOptions o = connect_options_from(a);
   if (!a.duplicate_connect) {
     std::string dup = existing_connection(o);
     if (!dup.empty()) {
@@ -73,9 +81,7 @@ int run_connect(const ConnectArgs& a) {
       return 1;
     }
   }
-  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify.
-  auto wait_limit = o.connect_timeout * (o.nr_io_queues + 2) + std::chrono::seconds(10);
-  return start_agent(o, std::chrono::duration_cast<std::chrono::milliseconds>(wait_limit));
+  return start_agent(o, agent_wait_limit(o));
 }
 
 }  // namespace
@@ -84,14 +90,8 @@ const char* version_string() {
   return "nvmeoe version " NVMEOE_VERSION;
 }
 
-Subcommand add_connect_command(CLI::App& parent) {
-  auto a = std::make_shared<ConnectArgs>();
-  CLI::App* app = parent.add_subcommand("connect", "Connect to an NVMe subsystem over raw Ethernet");
-  app->add_option("-a,--traddr", a->traddr, "Target MAC address (aa:bb:cc:dd:ee:ff)")
-      ->required()
-      ->check(mac_validator());
-  app->add_option("-n,--nqn", a->nqn, "Subsystem NQN to connect to")->required()->check(nqn_validator());
-  app->add_option("--host-iface", a->host_iface, "Local network interface to use")->required();
+void add_connect_tuning_options(CLI::App& app_ref, ConnectArgs* a) {
+  CLI::App* app = &app_ref;
   app->add_option("-q,--hostnqn", a->hostnqn, "Host NQN (default: /etc/nvme/hostnqn, else generated)")
       ->check(nqn_validator());
   app->add_option("-I,--hostid", a->hostid, "Host ID, a UUID (default: /etc/nvme/hostid, else derived)")
@@ -121,6 +121,17 @@ Subcommand add_connect_command(CLI::App& parent) {
       ->check(int_range_validator(1, 600, "the connect timeout"))
       ->capture_default_str();
   app->add_flag("-D,--duplicate-connect", a->duplicate_connect, "Allow a second controller to the same subsystem");
+}
+
+Subcommand add_connect_command(CLI::App& parent) {
+  auto a = std::make_shared<ConnectArgs>();
+  CLI::App* app = parent.add_subcommand("connect", "Connect to an NVMe subsystem over raw Ethernet");
+  app->add_option("-a,--traddr", a->traddr, "Target MAC address (aa:bb:cc:dd:ee:ff)")
+      ->required()
+      ->check(mac_validator());
+  app->add_option("-n,--nqn", a->nqn, "Subsystem NQN to connect to")->required()->check(nqn_validator());
+  app->add_option("--host-iface", a->host_iface, "Local network interface to use")->required();
+  add_connect_tuning_options(*app, a.get());
   add_log_options(*app, &a->log);
   app->footer(
       "Prints the new controller's name (nvmeoe0, nvmeoe1, ...). A background agent holds the\n"
@@ -134,6 +145,7 @@ Subcommand add_connect_command(CLI::App& parent) {
 
 Subcommand add_version_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("version", "Show the program version");
+  app->footer("Example:\n  nvmeoe version");
   return {app, [] {
             std::printf("%s\n", version_string());
             return 0;

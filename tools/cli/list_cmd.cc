@@ -14,6 +14,7 @@
 #include "cli/control.h"
 #include "cli/list_print.h"
 #include "common/log.h"
+#include "common/mac.h"
 
 namespace nvmeoe::cli {
 
@@ -106,12 +107,16 @@ int run_list(const ListArgs& a) {
 }
 
 struct DisconnectArgs {
-  std::string device, device_opt, nqn;
+  std::string device, device_opt, nqn, traddr, host_iface;
   LogOptions log;
 };
 
 int run_disconnect(const DisconnectArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if ((!a.traddr.empty() || !a.host_iface.empty()) && a.nqn.empty()) {
+    std::fprintf(stderr, "-a and --host-iface narrow -n NQN: give -n too\n");
+    return 1;
+  }
   std::string device = !a.device.empty() ? a.device : a.device_opt;
   if (device.empty() == a.nqn.empty()) {
     std::fprintf(stderr, "give either a device (nvmeoe0) or -n NQN\n");
@@ -119,8 +124,16 @@ int run_disconnect(const DisconnectArgs& a) {
   }
   if (!a.nqn.empty()) {
     std::vector<ControllerModel> matching;
-    for (auto& c : collect_model().controllers)
-      if (c.subnqn == a.nqn) matching.push_back(std::move(c));
+    auto want_mac = MacAddress::parse(a.traddr);
+    for (auto& c : collect_model().controllers) {
+      if (c.subnqn != a.nqn) continue;
+      if (!a.traddr.empty()) {
+        auto mac = MacAddress::parse(c.target_mac);
+        if (!mac || !want_mac || !(*mac == *want_mac)) continue;
+      }
+      if (!a.host_iface.empty() && c.iface != a.host_iface) continue;
+      matching.push_back(std::move(c));
+    }
     return disconnect_and_report(matching, a.nqn);
   }
   auto node = parse_node_name(device);
@@ -170,11 +183,14 @@ Subcommand add_disconnect_command(CLI::App& parent) {
   app->add_option("device", a->device, "Controller (nvmeoe0) or namespace (nvmeoe0n1)")->check(node_name_validator());
   app->add_option("-d,--device", a->device_opt, "Same as the positional device")->check(node_name_validator());
   app->add_option("-n,--nqn", a->nqn, "Disconnect every controller of this subsystem NQN")->check(nqn_validator());
+  app->add_option("-a,--traddr", a->traddr, "With -n: only controllers of this target MAC")->check(mac_validator());
+  app->add_option("--host-iface", a->host_iface, "With -n: only controllers through this local interface");
   add_log_options(*app, &a->log);
   app->footer(
       "Examples:\n"
       "  nvmeoe disconnect nvmeoe0\n"
-      "  nvmeoe disconnect -n nqn.2024-01.io.nvmeoe:disk1");
+      "  nvmeoe disconnect -n nqn.2024-01.io.nvmeoe:disk1\n"
+      "  nvmeoe disconnect -n nqn.2024-01.io.nvmeoe:disk1 -a 02:00:00:00:00:01 --host-iface eth1");
   return {app, [a] { return run_disconnect(*a); }};
 }
 

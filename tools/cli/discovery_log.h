@@ -1,0 +1,19 @@
+// `nvmeoe discover --log-page`: reads the Discovery Log Page through a target's discovery
+// controller and prints it as `nvme discover` does (or as JSON).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nvme/discovery_log.h"
+
+namespace nvmeoe::cli {
+
+// Prints the log (normal or JSON) on stdout; errors on stderr. Returns the exit status.
+int print_discovery_log_page(const std::string& iface, uint16_t ethertype, const std::string& hostnqn,
+                             const std::string& target_mac, bool json);
+// The text `nvme discover` prints for a log, exposed for tests.
+std::string format_discovery_log(const DiscoveryLog& log);
+std::string format_discovery_log_json(const DiscoveryLog& log);
+
+}  // namespace nvmeoe::cli
