@@ -48,6 +48,12 @@ echo "$table" | grep -qE "^$FUSE_FILE1 +- " || fail "nvmeoe list does not show $
 verbose=$(nvh list -v)
 echo "$verbose" | grep -qE "frontend: +fuse: $FUSE_FILE1, $FUSE_FILE2" || fail "nvmeoe list -v does not show the frontend"
 
+step "a second controller cannot mount over the first one's files; its failure leaves nothing"
+expect_fail 40 'already a mount point' nsenter --net="/run/netns/$NS_H" "$NVMEOE" connect -a "$MAC_T" -n "$NQN" \
+  --host-iface "$VETH_H" --frontend fuse --mountpoint "$FUSE_MNT" --duplicate-connect
+[ "$(nvh list -o json | jq '.Devices | length')" = 2 ] || fail "the failed connect left a controller behind"
+[ "$(grep -c " $FUSE_MNT " /proc/mounts)" = 1 ] || fail "the failed connect changed the mounts on $FUSE_MNT"
+
 step "direct writes and reads, aligned and unaligned, against the backing file"
 D="$NETNS_TMP/d"
 mkdir -p "$D"
