@@ -186,4 +186,18 @@ grep -q " $FUSE_MNT " /proc/mounts && fail "FUSE mount $FUSE_MNT left after disc
 [ ! -e "$FUSE_MNT" ] || fail "mountpoint $FUSE_MNT not removed after disconnect"
 nothing_left
 stop_target
+
+step "a read-only namespace: files 0400, writes refused with EROFS, reads served"
+start_target "$NETNS_TMP/target-ro.log" --nqn "$NQN" --iface "$VETH_T" --readonly "$F1"
+fuse_connect -n "$NQN" --mountpoint "$NETNS_TMP/ro"
+[ "$(stat -c %a "$FUSE_FILE1")" = 400 ] || fail "read-only namespace file is mode $(stat -c %a "$FUSE_FILE1")"
+expect_fail 10 'read-only' dd if=/dev/zero of="$FUSE_FILE1" bs=4096 count=1 conv=notrunc
+# ext4 wrote all over namespace 1 above: its first 4 MiB are anything but zeroes.
+cmp -s <(head -c $((4 << 20)) "$F1") <(timeout 30 dd if="$FUSE_FILE1" bs=1M count=4 iflag=direct status=none) ||
+  fail "reading the read-only namespace returned other data than its backing file holds"
+hn timeout 30 "$NVMEOE" disconnect "$CTRL" >/dev/null || fail "disconnect failed"
+netns_wait_gone "$AGENT_PID" 100 || fail "agent $AGENT_PID still running 10 s after disconnect"
+[ ! -e "$NETNS_TMP/ro" ] || fail "mountpoint $NETNS_TMP/ro not removed after disconnect"
+nothing_left
+stop_target
 pass
