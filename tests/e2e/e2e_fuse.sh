@@ -7,7 +7,9 @@
 # past the end are short; ext4 on `losetup --direct-io=on` over the file: a 200 MiB file and 200
 # small files survive umount/remount, and the same bytes are found by mounting the target's
 # backing file read-only; fio io_uring randrw with crc32c verification; --frontend ublk fails
-# clearly on this kernel; I/O after disconnect fails (never hangs); nothing is left behind.
+# clearly on this kernel; a second mount over the first is refused; I/O after disconnect fails
+# (never hangs); a read-only namespace refuses writes with EROFS; when the target goes away I/O
+# fails and the agent removes its files; nothing is left behind.
 source "$(dirname "$0")/lib.sh"
 e2e_init fuse
 source "$(dirname "$0")/lib_fuse.sh"
@@ -200,4 +202,19 @@ netns_wait_gone "$AGENT_PID" 100 || fail "agent $AGENT_PID still running 10 s af
 [ ! -e "$NETNS_TMP/ro" ] || fail "mountpoint $NETNS_TMP/ro not removed after disconnect"
 nothing_left
 stop_target
+
+step "the target goes away (ctrl-loss-tmo 2 s): I/O fails, the agent removes the files"
+start_target "$NETNS_TMP/target-gone.log" --nqn "$NQN" --iface "$VETH_T" "$F1"
+fuse_connect -n "$NQN" --mountpoint "$NETNS_TMP/gone" -k 1 -l 2 -c 1
+timeout 30 dd if="$FUSE_FILE1" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read before the target went failed"
+stop_target
+start=$SECONDS
+rc=0
+timeout 60 dd if="$FUSE_FILE1" of=/dev/null bs=4096 count=1 skip=7 iflag=direct status=none 2>/dev/null || rc=$?
+echo "    read after the target went: status $rc after $((SECONDS - start)) s"
+[ "$rc" != 0 ] || fail "read succeeded with the target gone"
+[ "$rc" != 124 ] || fail "read hung with the target gone"
+netns_wait_gone "$AGENT_PID" 200 || fail "agent $AGENT_PID still running 20 s after losing the target"
+[ ! -e "$NETNS_TMP/gone" ] || fail "mountpoint $NETNS_TMP/gone not removed after the association was lost"
+nothing_left
 pass
