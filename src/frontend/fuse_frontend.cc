@@ -214,7 +214,8 @@ Status FuseFrontend::start() {
 
   int probe = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (probe < 0)
-    return Status::from_errno(errno, "FUSE is not available: /dev/fuse (modprobe fuse; in a container, pass the device)");
+    return Status::from_errno(errno,
+                              "FUSE is not available: /dev/fuse (modprobe fuse; in a container, pass the device)");
   ::close(probe);
 
   const uint32_t max_transfer = hc_->controller().max_transfer;
@@ -261,8 +262,9 @@ Status FuseFrontend::start() {
   }
   if (fuse_session_mount(se_, options_.mountpoint.c_str()) != 0) {
     cleanup_mount();
-    return Status::error("cannot mount FUSE on " + options_.mountpoint +
-                         " (is it already a mountpoint, or is FUSE restricted here?)", EIO);
+    return Status::error(
+        "cannot mount FUSE on " + options_.mountpoint + " (is it already a mountpoint, or is FUSE restricted here?)",
+        EIO);
   }
   mounted_ = true;
   int fd = fuse_session_fd(se_);
@@ -566,8 +568,8 @@ void FuseFrontend::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) 
   Export* ex = find(ino);
   if (!ex) return (void)fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
-  BlockExtent e = block_extent(static_cast<uint64_t>(off), std::min(size, kMaxRequest), ex->capacity,
-                               ex->info.block_size);
+  BlockExtent e =
+      block_extent(static_cast<uint64_t>(off), std::min(size, kMaxRequest), ex->capacity, ex->info.block_size);
   if (e.length == 0) return (void)fuse_reply_buf(req, nullptr, 0);  // at or past the end: EOF
   Slot* s = take_slot(req, ex, SlotKind::kRead);
   if (!s) return;
@@ -583,8 +585,8 @@ void FuseFrontend::write(fuse_req_t req, fuse_ino_t ino, const char* data, size_
   if (size == 0) return (void)fuse_reply_write(req, 0);
   // Past the end: no space, as on a block device; a write that crosses the end is cut short.
   if (static_cast<uint64_t>(off) >= ex->capacity) return (void)fuse_reply_err(req, ENOSPC);
-  BlockExtent e = block_extent(static_cast<uint64_t>(off), std::min(size, kMaxRequest), ex->capacity,
-                               ex->info.block_size);
+  BlockExtent e =
+      block_extent(static_cast<uint64_t>(off), std::min(size, kMaxRequest), ex->capacity, ex->info.block_size);
   Slot* s = take_slot(req, ex, e.aligned() ? SlotKind::kWrite : SlotKind::kRmwRead);
   if (!s) return;
   s->extent = e;

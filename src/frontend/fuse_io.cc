@@ -61,7 +61,8 @@ Status BufferPool::init(size_t count, size_t buffer_size) {
   buffer_size = (buffer_size + page - 1) / page * page;
   size_t total = count * buffer_size;
   void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED) return Status::from_errno(errno, "allocating " + std::to_string(total) + " bytes of I/O buffers");
+  if (p == MAP_FAILED)
+    return Status::from_errno(errno, "allocating " + std::to_string(total) + " bytes of I/O buffers");
   // Locked where allowed (mlockall in the agent covers it too): writeback through this frontend
   // must never wait for these pages to come back from swap.
   (void)::mlock(p, total);

@@ -116,9 +116,9 @@ TEST(ListPrintTest, JsonHasNvmeCliKeysInOrder) {
   std::vector<std::string> keys;
   for (auto it = d.begin(); it != d.end(); ++it) keys.push_back(it.key());
   // nvme-cli's keys in its order, then nvmeoe's own.
-  EXPECT_EQ(keys, (std::vector<std::string>{"NameSpace", "DevicePath", "Firmware", "ModelNumber", "SerialNumber",
-                                            "UsedBytes", "MaximumLBA", "PhysicalSize", "SectorSize", "Name",
-                                            "Frontend"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"NameSpace", "DevicePath", "Firmware", "ModelNumber", "SerialNumber", "UsedBytes",
+                                      "MaximumLBA", "PhysicalSize", "SectorSize", "Name", "Frontend"}));
   EXPECT_EQ(d["NameSpace"], 1);
   EXPECT_EQ(d["DevicePath"], "nvmeoe0n1");
   EXPECT_EQ(d["UsedBytes"], 20 * kGiB);
@@ -214,8 +214,8 @@ TEST(ListPrintTest, JsonAndVerboseCarryTheFrontend) {
   EXPECT_EQ(j["Devices"][1]["Frontend"], "fuse");
   EXPECT_EQ(j["Controllers"][0]["Frontend"], "fuse");
   EXPECT_EQ(j["Controllers"][0]["Namespaces"], nlohmann::ordered_json({"nvmeoe0n1", "nvmeoe0n2"}));
-  EXPECT_EQ(j["Controllers"][0]["Nodes"], nlohmann::ordered_json({"/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1",
-                                                                  "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2"}));
+  EXPECT_EQ(j["Controllers"][0]["Nodes"],
+            nlohmann::ordered_json({"/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1", "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2"}));
   std::string out = format_list_verbose(m);
   EXPECT_NE(out.find("  frontend:      fuse: /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1, /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2\n"),
             std::string::npos);

@@ -71,10 +71,10 @@ TEST(FuseIoTest, ClippedAtTheCapacity) {
 TEST(FuseIoTest, BlocksPerCommandFollowMaxTransferAndNlbField) {
   EXPECT_EQ(blocks_per_command(128 * 1024, 512), 256u);
   EXPECT_EQ(blocks_per_command(128 * 1024, 4096), 32u);
-  EXPECT_EQ(blocks_per_command(0, 512), 65536u);             // no MDTS: the 16-bit NLB bounds it
+  EXPECT_EQ(blocks_per_command(0, 512), 65536u);  // no MDTS: the 16-bit NLB bounds it
   EXPECT_EQ(blocks_per_command(1u << 31, 512), 65536u);
-  EXPECT_EQ(blocks_per_command(100, 512), 1u);               // never 0
-  EXPECT_EQ(command_count(2048, 256), 8u);                   // 1 MiB in 128 KiB commands
+  EXPECT_EQ(blocks_per_command(100, 512), 1u);  // never 0
+  EXPECT_EQ(command_count(2048, 256), 8u);      // 1 MiB in 128 KiB commands
   EXPECT_EQ(command_count(2049, 256), 9u);
   EXPECT_EQ(command_count(1, 256), 1u);
 }

@@ -99,8 +99,7 @@ class ClientPool {
  public:
   static constexpr size_t kMaxClients = 64;
 
-  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, FrontendSummary frontend,
-             int wake_fd)
+  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, FrontendSummary frontend, int wake_fd)
       : hc_(hc),
         name_(std::move(name)),
         pid_(pid),
@@ -263,8 +262,7 @@ void guard_against_reclaim_deadlock(const std::string& name) {
     syslog(LOG_WARNING, "%s: PR_SET_IO_FLUSHER refused (%s; needs CAP_SYS_RESOURCE): memory pressure can stall I/O",
            name.c_str(), std::strerror(errno));
   if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
-    syslog(LOG_WARNING, "%s: mlockall refused (%s): the agent may be swapped out", name.c_str(),
-           std::strerror(errno));
+    syslog(LOG_WARNING, "%s: mlockall refused (%s): the agent may be swapped out", name.c_str(), std::strerror(errno));
 }
 
 FrontendSummary summarize(const Frontend* frontend) {
@@ -331,9 +329,8 @@ FrontendSummary summarize(const Frontend* frontend) {
   ControllerModel model = controller_model(*hc, *name, pid, options.ethertype, frontend_summary);
   if (Status s = write_info_file(json_path, model); !s) syslog(LOG_WARNING, "%s", s.message().c_str());
 
-  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u, frontend %s)", name->c_str(),
-         options.subnqn.c_str(), options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid,
-         model.frontend.c_str());
+  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u, frontend %s)", name->c_str(), options.subnqn.c_str(),
+         options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid, model.frontend.c_str());
   write_status_line(status_fd, "OK " + *name);
   ::close(status_fd);
 

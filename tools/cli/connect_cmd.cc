@@ -74,8 +74,7 @@ int run_connect(const ConnectArgs& a) {
   fe.mountpoint = a.mountpoint;
   std::string why;
   if (fe.kind == FrontendKind::kUblk && !ublk_available(&why)) {
-    std::fprintf(stderr, "failed to connect: %s (--frontend fuse exports a file for losetup instead)\n",
-                 why.c_str());
+    std::fprintf(stderr, "failed to connect: %s (--frontend fuse exports a file for losetup instead)\n", why.c_str());
     return 1;
   }
   if (!a.mountpoint.empty() && (fe.kind == FrontendKind::kUblk || fe.kind == FrontendKind::kNone)) {

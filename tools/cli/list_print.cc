@@ -90,8 +90,8 @@ std::string format_list_table(const ListModel& model) {
           kDash, kDash, kDash);
   for (const auto& c : model.controllers) {
     for (const auto& ns : c.namespaces) {
-      appendf(out, "%-*s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n", node_width,
-              namespace_display_node(c, ns).c_str(), kNoGenericDevice, c.serial.c_str(), c.model.c_str(), static_cast<int>(ns.nsid),
+      appendf(out, "%-*s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n", node_width, namespace_display_node(c, ns).c_str(),
+              kNoGenericDevice, c.serial.c_str(), c.model.c_str(), static_cast<int>(ns.nsid),
               format_usage(ns.used_bytes(), ns.capacity_bytes()).c_str(),
               format_lba_format(ns.block_size, ns.metadata_size).c_str(), c.firmware.c_str());
     }
