@@ -100,8 +100,15 @@ no_d_state() {
   done
 }
 
-# nothing_left: no mount under the test's directory, no loop device on its files.
+# nothing_left: no mount under the test's directory, no loop device on its files. `losetup -d` of a
+# device that something still has open (a udev or blkid probe after umount) only marks it for
+# removal at the last close, so loop devices get a few seconds to go.
 nothing_left() {
   ! grep -q -- "$NETNS_TMP" /proc/mounts || fail "mounts left: $(grep -- "$NETNS_TMP" /proc/mounts)"
-  ! losetup -a | grep -q -- "$NETNS_TMP" || fail "loop devices left: $(losetup -a | grep -- "$NETNS_TMP")"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    losetup -a | grep -q -- "$NETNS_TMP" || return 0
+    sleep 0.1
+  done
+  fail "loop devices left: $(losetup -a | grep -- "$NETNS_TMP")"
 }
