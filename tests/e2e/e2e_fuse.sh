@@ -83,7 +83,9 @@ cmp -s <(head -c 10 "$D/u"; cat "$D/v"; tail -c +111 "$D/u") <(dd if="$F1" bs=30
 
 step "concurrent unaligned writes to neighbouring bytes of the same blocks lose nothing"
 # Four writers each own every fourth 100-byte piece of a 64 KiB region and write their pieces in
-# random order at once: every block is read-modified-written by several of them.
+# random order at once: every block is read-modified-written by several of them. (Synchronous writes
+# to one FUSE file are serialised by the kernel unless the file has FOPEN_PARALLEL_DIRECT_WRITES,
+# which libfuse 3.14 cannot set; the WriteGate's exclusion is covered by the unit tests.)
 timeout 60 python3 - "$FUSE_FILE1" "$D" <<'PY' || fail "concurrent unaligned writes failed"
 import os, random, sys, threading
 path, d = sys.argv[1], sys.argv[2]
