@@ -51,6 +51,10 @@ constexpr double kAttrTimeout = 3600.0;  // the files never change shape while m
 // memory mapped rather than free it under them.
 constexpr std::chrono::seconds kDrainLimit{35};
 
+// File handles (fuse_file_info::fh) say whether the open may write: close() of such a file sends
+// FLUSH, which becomes an NVMe Flush; closing a read-only open has nothing to persist.
+constexpr uint64_t kReadOnlyHandle = 0, kWritableHandle = 1;
+
 class FuseFrontend;
 
 struct Export {
@@ -166,7 +170,7 @@ const fuse_lowlevel_ops kOps = [] {
     self(req)->write(req, ino, buf, size, off);
   };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    self(req)->flush(req, ino, (fi->flags & O_ACCMODE) != O_RDONLY);
+    self(req)->flush(req, ino, fi->fh == kWritableHandle);  // FLUSH carries no open flags
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) { self(req)->flush(req, ino, true); };
   ops.release = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); };
@@ -452,6 +456,7 @@ void FuseFrontend::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Export* ex = find(ino);
   if (!ex) return (void)fuse_reply_err(req, ENOENT);
   if ((fi->flags & O_ACCMODE) != O_RDONLY && ex->info.read_only) return (void)fuse_reply_err(req, EROFS);
+  fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? kWritableHandle : kReadOnlyHandle;
   fi->direct_io = 1;  // FOPEN_DIRECT_IO: no page cache, every read and write comes here
   fi->keep_cache = 0;
   // libfuse 3.14 has no field for FOPEN_PARALLEL_DIRECT_WRITES; asynchronous direct writes (loop,

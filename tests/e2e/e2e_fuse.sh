@@ -127,8 +127,13 @@ before=$(io_commands)
 timeout 30 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); os.fsync(fd)' "$FUSE_FILE1" ||
   fail "fsync failed"
 after=$(io_commands)
-[ $((after - before)) -ge 1 ] || fail "fsync issued no command to the target ($before -> $after)"
-echo "    fsync + close: $((after - before)) command(s) to the target"
+# fsync, then close() of the writable file: two NVMe Flushes.
+[ $((after - before)) -ge 2 ] || fail "fsync and close issued $((after - before)) command(s) to the target, expected 2"
+echo "    fsync + close of a writable file: $((after - before)) command(s) to the target"
+before=$(io_commands)
+timeout 30 python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_RDONLY))' "$FUSE_FILE1" || fail "open/close failed"
+after=$(io_commands)
+[ "$after" = "$before" ] || fail "closing a read-only open issued $((after - before)) command(s) to the target"
 timeout 30 fallocate --punch-hole --keep-size --offset $((100 << 20)) --length $((512 << 10)) "$FUSE_FILE1" ||
   fail "fallocate --punch-hole failed"
 cmp -s <(head -c $((512 << 10)) /dev/zero) <(dd if="$FUSE_FILE1" bs=512K skip=200 count=1 iflag=direct status=none) ||
