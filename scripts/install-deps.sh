@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libbenchmark-dev    # command lines, JSON, microbenchmarks
   iproute2 tcpdump tshark                             # namespaces/veth, captures, dissector tests
   util-linux e2fsprogs procps psmisc xxd jq           # test tooling (setpriv, losetup, mkfs, pgrep, jq)
+  fio python3                                         # FUSE frontend tests (io_uring verify, fsync)
 )
 
 missing=()

@@ -64,8 +64,32 @@ ConnectOptions connect_options_from(const ConnectArgs& a) {
 
 std::chrono::milliseconds agent_wait_limit(const ConnectOptions& o) {
   // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify.
+  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify and the
+  // frontend's start.
   return std::chrono::duration_cast<std::chrono::milliseconds>(o.connect_timeout * (o.nr_io_queues + 2) +
-                                                               std::chrono::seconds(10));
+                                                               std::chrono::seconds(20));
+}
+
+bool frontend_options_from(const ConnectArgs& a, AgentFrontendOptions* fe) {
+  if (!parse_frontend_kind(a.frontend, &fe->kind)) {  // the option's validator has already checked
+    std::fprintf(stderr, "invalid --frontend '%s': use auto, ublk, fuse or none\n", a.frontend.c_str());
+    return false;
+  }
+  fe->mountpoint = a.mountpoint;
+  std::string why;
+  if (fe->kind == FrontendKind::kUblk && !ublk_available(&why)) {
+    std::fprintf(stderr, "failed to connect: %s (--frontend fuse exports a file for losetup instead)\n", why.c_str());
+    return false;
+  }
+  if (!a.mountpoint.empty() && (fe->kind == FrontendKind::kUblk || fe->kind == FrontendKind::kNone)) {
+    std::fprintf(stderr, "--mountpoint applies to the FUSE frontend, not to --frontend %s\n", a.frontend.c_str());
+    return false;
+  }
+  if (!a.mountpoint.empty() && a.mountpoint[0] != '/') {
+    std::fprintf(stderr, "invalid --mountpoint '%s': must be an absolute path\n", a.mountpoint.c_str());
+    return false;
+  }
+  return true;
 }
 
 namespace {
@@ -73,6 +97,8 @@ namespace {
 int run_connect(const ConnectArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
   ConnectOptions o = connect_options_from(a);
+  AgentFrontendOptions fe;
+  if (!frontend_options_from(a, &fe)) return 1;
   if (!a.duplicate_connect) {
     std::string dup = existing_connection(o);
     if (!dup.empty()) {
@@ -81,7 +107,7 @@ int run_connect(const ConnectArgs& a) {
       return 1;
     }
   }
-  return start_agent(o, agent_wait_limit(o));
+  return start_agent(o, fe, agent_wait_limit(o));
 }
 
 }  // namespace
@@ -121,6 +147,11 @@ void add_connect_tuning_options(CLI::App& app_ref, ConnectArgs* a) {
       ->check(int_range_validator(1, 600, "the connect timeout"))
       ->capture_default_str();
   app->add_flag("-D,--duplicate-connect", a->duplicate_connect, "Allow a second controller to the same subsystem");
+  app->add_option("--frontend", a->frontend,
+                  "How the namespaces reach the system: ublk block devices, FUSE files, none (nvmeoe read/write "
+                  "only), or auto (ublk where the kernel has it, else FUSE)")
+      ->check(frontend_validator())
+      ->capture_default_str();
 }
 
 Subcommand add_connect_command(CLI::App& parent) {
@@ -132,11 +163,15 @@ Subcommand add_connect_command(CLI::App& parent) {
   app->add_option("-n,--nqn", a->nqn, "Subsystem NQN to connect to")->required()->check(nqn_validator());
   app->add_option("--host-iface", a->host_iface, "Local network interface to use")->required();
   add_connect_tuning_options(*app, a.get());
+  app->add_option("--mountpoint", a->mountpoint,
+                  "FUSE: directory to mount the namespace files on (default: <run dir>/fuse/<controller>)");
   add_log_options(*app, &a->log);
   app->footer(
       "Prints the new controller's name (nvmeoe0, nvmeoe1, ...). A background agent holds the\n"
       "association until `nvmeoe disconnect`; after a loss it reconnects for --ctrl-loss-tmo seconds,\n"
       "then gives up and exits.\n\n"
+      "Block devices: with ublk, /dev/ublkbN per namespace; with FUSE, a file <mountpoint>/<ctrl>n<nsid> per\n"
+      "namespace, for `losetup --direct-io=on --find --show FILE`. `nvmeoe list` shows them in the Node column.\n\n"
       "Examples:\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -i 4 -Q 256 -g -G");

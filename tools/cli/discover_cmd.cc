@@ -127,6 +127,8 @@ struct ConnectAllArgs {
 int run_connect_all(const ConnectAllArgs& a) {
   apply_log_options(a.connect.log, static_cast<int>(LogLevel::kWarn));
   ConnectOptions base = connect_options_from(a.connect);
+  AgentFrontendOptions fe;
+  if (!frontend_options_from(a.connect, &fe)) return 1;
   std::vector<DiscoveredTarget> targets;
   if (Status s = run_query(base.host_iface, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr, a.timeout_ms,
                            &targets);
@@ -153,7 +155,7 @@ int run_connect_all(const ConnectAllArgs& a) {
         }
       }
       std::fflush(stdout);
-      if (start_agent(o, agent_wait_limit(o)) != 0) {
+      if (start_agent(o, fe, agent_wait_limit(o)) != 0) {
         std::fprintf(stderr, "%s at %s: connect failed\n", o.subnqn.c_str(), o.target_mac.c_str());
         ++failures;
       }
