@@ -21,6 +21,8 @@ enum class FrontendKind { kNone, kUblk, kFuse, kAuto };
 // "none", "ublk", "fuse", "auto" <-> FrontendKind; parse returns false on anything else.
 const char* frontend_kind_name(FrontendKind kind);
 bool parse_frontend_kind(const std::string& text, FrontendKind* out);
+// kAuto becomes kUblk when ublk_available(), else kFuse; other kinds are returned unchanged.
+FrontendKind resolve_frontend_kind(FrontendKind kind);
 
 struct FrontendOptions {
   std::string name;        // controller name ("nvmeoe0"): FUSE file names are <name>n<nsid>

@@ -73,10 +73,13 @@ stop_target() {
   [ "$rc" = 0 ] || fail "nvmeoe-target exited with status $rc after SIGTERM (expected 0)"
 }
 
-# connect_host ARGS...: `nvmeoe connect` in NS_H to the target; sets CTRL (e.g. nvmeoe0).
+# connect_host ARGS...: `nvmeoe connect` in NS_H to the target; sets CTRL (e.g. nvmeoe0). The
+# controller gets no frontend (--frontend none) unless ARGS ask for one: `ip netns exec` gives each
+# command its own mount namespace, where a FUSE mount would be out of the test's sight.
 connect_host() {
-  local out rc=0
-  out=$(in_h timeout 30 "$NVMEOE" connect -a "$MAC_T" --host-iface "$VETH_H" "$@" 2>&1) || rc=$?
+  local out rc=0 fe=(--frontend none)
+  [[ " $* " == *" --frontend "* ]] && fe=()
+  out=$(in_h timeout 30 "$NVMEOE" connect -a "$MAC_T" --host-iface "$VETH_H" "${fe[@]}" "$@" 2>&1) || rc=$?
   [ "$rc" = 0 ] || fail "nvmeoe connect $* failed (status $rc): $out"
   CTRL=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1 || true)
   [ -n "$CTRL" ] || fail "nvmeoe connect printed no controller name: $out"

@@ -115,14 +115,18 @@ TEST(ListPrintTest, JsonHasNvmeCliKeysInOrder) {
   const auto& d = j["Devices"][0];
   std::vector<std::string> keys;
   for (auto it = d.begin(); it != d.end(); ++it) keys.push_back(it.key());
+  // nvme-cli's keys in its order, then nvmeoe's own.
   EXPECT_EQ(keys, (std::vector<std::string>{"NameSpace", "DevicePath", "Firmware", "ModelNumber", "SerialNumber",
-                                            "UsedBytes", "MaximumLBA", "PhysicalSize", "SectorSize"}));
+                                            "UsedBytes", "MaximumLBA", "PhysicalSize", "SectorSize", "Name",
+                                            "Frontend"}));
   EXPECT_EQ(d["NameSpace"], 1);
   EXPECT_EQ(d["DevicePath"], "nvmeoe0n1");
   EXPECT_EQ(d["UsedBytes"], 20 * kGiB);
   EXPECT_EQ(d["MaximumLBA"], 20 * kGiB / 512);
   EXPECT_EQ(d["PhysicalSize"], 20 * kGiB);
   EXPECT_EQ(d["SectorSize"], 512);
+  EXPECT_EQ(d["Name"], "nvmeoe0n1");
+  EXPECT_EQ(d["Frontend"], "none");
   EXPECT_EQ(j["Devices"][1]["UsedBytes"], 0);
   EXPECT_FALSE(j.contains("Controllers"));
   EXPECT_EQ(list_json(ListModel{}, false).dump(), R"({"Devices":[]})");
@@ -163,6 +167,73 @@ TEST(ListPrintTest, VerboseTablesFollowNvmeCliLayout) {
   EXPECT_NE(out.find("target MAC:    02:00:00:00:00:01 (EtherType 0x88b5) via veth0"), std::string::npos);
   EXPECT_NE(out.find("nvmeoe0: live, cntlid 1, agent pid 4242, 1 I/O queue(s), max transfer 1 MiB, 0 reconnect(s)"),
             std::string::npos);
+}
+
+// A controller whose namespaces are FUSE files (frontend.h).
+ListModel fuse_model() {
+  ListModel m = sample_model();
+  m.controllers[0].frontend = "fuse";
+  m.controllers[0].namespaces[0].node = "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1";
+  m.controllers[0].namespaces[1].node = "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2";
+  return m;
+}
+
+TEST(ListPrintTest, NodeColumnShowsShortDevicePathsAtNvmeCliWidth) {
+  ListModel m = sample_model();
+  m.controllers[0].frontend = "ublk";
+  m.controllers[0].namespaces[0].node = "/dev/ublkb0";
+  m.controllers[0].namespaces[1].node = "/dev/ublkb1";
+  std::string out = format_list_table(m);
+  EXPECT_EQ(out.find("Node                  Generic"), 0u);
+  EXPECT_NE(out.find("\n/dev/ublkb0           -                     a1b2c3d4e5f6a7b8c9d0 "), std::string::npos);
+  EXPECT_NE(out.find("\n/dev/ublkb1           -  "), std::string::npos);
+}
+
+TEST(ListPrintTest, LongFilePathsWidenTheNodeColumnAndItsDashes) {
+  std::string out = format_list_table(fuse_model());
+  const std::string path = "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1";  // 34 characters
+  std::string header = out.substr(0, out.find('\n'));
+  EXPECT_EQ(header.find("Generic"), path.size() + 1);
+  std::string dashes = out.substr(header.size() + 1);
+  dashes = dashes.substr(0, dashes.find('\n'));
+  EXPECT_EQ(dashes.find(' '), path.size());
+  EXPECT_NE(out.find("\n" + path + " -                     a1b2"), std::string::npos);
+  EXPECT_NE(out.find("\n/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2 -"), std::string::npos);
+  // Every row keeps the other columns aligned with the header.
+  size_t row_at = out.find(path);
+  std::string row = out.substr(row_at, out.find('\n', row_at) - row_at);
+  EXPECT_EQ(row.find("a1b2"), header.find("SN"));
+  EXPECT_EQ(row.find("21.47"), header.find("Usage") + 1);
+}
+
+TEST(ListPrintTest, JsonAndVerboseCarryTheFrontend) {
+  ListModel m = fuse_model();
+  auto j = list_json(m, true);
+  EXPECT_EQ(j["Devices"][0]["DevicePath"], "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1");
+  EXPECT_EQ(j["Devices"][0]["Name"], "nvmeoe0n1");
+  EXPECT_EQ(j["Devices"][1]["Frontend"], "fuse");
+  EXPECT_EQ(j["Controllers"][0]["Frontend"], "fuse");
+  EXPECT_EQ(j["Controllers"][0]["Namespaces"], nlohmann::ordered_json({"nvmeoe0n1", "nvmeoe0n2"}));
+  EXPECT_EQ(j["Controllers"][0]["Nodes"], nlohmann::ordered_json({"/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1",
+                                                                  "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2"}));
+  std::string out = format_list_verbose(m);
+  EXPECT_NE(out.find("  frontend:      fuse: /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1, /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2\n"),
+            std::string::npos);
+  EXPECT_NE(format_list_verbose(sample_model()).find("  frontend:      none\n"), std::string::npos);
+}
+
+TEST(ListModelTest, JsonRoundTripKeepsFrontendAndNodes) {
+  ControllerModel c = fuse_model().controllers[0];
+  ControllerModel back = nlohmann::json(c).get<ControllerModel>();
+  EXPECT_EQ(back.frontend, "fuse");
+  EXPECT_EQ(back.namespaces[1].node, "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2");
+  // An info reply without the fields (an older agent) means no frontend.
+  nlohmann::json j = c;
+  j.erase("frontend");
+  j["namespaces"][0].erase("node");
+  back = j.get<ControllerModel>();
+  EXPECT_EQ(back.frontend, "none");
+  EXPECT_EQ(namespace_display_node(back, back.namespaces[0]), "nvmeoe0n1");
 }
 
 TEST(ListModelTest, JsonRoundTrip) {

@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -97,8 +99,14 @@ class ClientPool {
  public:
   static constexpr size_t kMaxClients = 64;
 
-  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, int wake_fd)
-      : hc_(hc), name_(std::move(name)), pid_(pid), ethertype_(ethertype), wake_fd_(wake_fd) {}
+  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, FrontendSummary frontend,
+             int wake_fd)
+      : hc_(hc),
+        name_(std::move(name)),
+        pid_(pid),
+        ethertype_(ethertype),
+        frontend_(std::move(frontend)),
+        wake_fd_(wake_fd) {}
   ~ClientPool() { stop(); }
 
   // Takes ownership of the connected socket `fd`.
@@ -156,7 +164,7 @@ class ClientPool {
   void serve(Client* c) {
     ControlStream stream(c->fd);  // closes fd when this function returns, after `done` is set
     stream.set_timeout(std::chrono::seconds(60));
-    AgentServer server(hc_, name_, pid_, ethertype_);
+    AgentServer server(hc_, name_, pid_, ethertype_, frontend_);
     if (server.serve_connection(stream)) {
       disconnect_ = true;
       uint64_t one = 1;
@@ -172,6 +180,7 @@ class ClientPool {
   std::string name_;
   int pid_;
   uint16_t ethertype_;
+  FrontendSummary frontend_;
   int wake_fd_;
   std::mutex mu_;
   std::list<std::unique_ptr<Client>> clients_;
@@ -212,6 +221,7 @@ Status write_info_file(const std::string& path, const ControllerModel& m) {
                       {"hostnqn", m.hostnqn},
                       {"iface", m.iface},
                       {"ethertype", m.ethertype},
+                      {"frontend", m.frontend},
                       {"socket", control_socket_path(m.name)}};
   std::string tmp = path + ".tmp";
   {
@@ -241,8 +251,33 @@ Result<std::string> claim_name(LockFile* lock) {
   return Status::error("all " + std::to_string(kMaxControllers) + " controller names are in use");
 }
 
+// Guards against the reclaim deadlock of a block device served from userspace: when the kernel
+// writes back dirty pages of a file system on our device (or on a loop over our FUSE file) to free
+// memory, the agent must not itself wait for that memory. PR_SET_IO_FLUSHER makes this thread and
+// every thread started afterwards allocate as the block layer does (no I/O from reclaim); it is
+// per task, so it runs before the host library and the frontend start their threads. mlockall
+// keeps the agent's pages out of swap; MCL_ONFAULT so that thread stacks are locked as they are
+// used rather than populated whole. The I/O buffers are preallocated by the frontend.
+void guard_against_reclaim_deadlock(const std::string& name) {
+  if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
+    syslog(LOG_WARNING, "%s: PR_SET_IO_FLUSHER refused (%s; needs CAP_SYS_RESOURCE): memory pressure can stall I/O",
+           name.c_str(), std::strerror(errno));
+  if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
+    syslog(LOG_WARNING, "%s: mlockall refused (%s): the agent may be swapped out", name.c_str(),
+           std::strerror(errno));
+}
+
+FrontendSummary summarize(const Frontend* frontend) {
+  FrontendSummary s;
+  if (!frontend) return s;
+  s.kind = frontend_kind_name(frontend->kind());
+  for (const auto& d : frontend->devices()) s.nodes.emplace_back(d.nsid, d.path);
+  return s;
+}
+
 // The agent proper; runs in the detached grandchild and never returns.
-[[noreturn]] void run_agent(const ConnectOptions& options, int status_fd) {
+[[noreturn]] void run_agent(const ConnectOptions& options, const AgentFrontendOptions& frontend_options,
+                            int status_fd) {
   detach_stdio();
   if (::chdir("/") != 0) {
     // Staying in the old directory is harmless; it only pins a mount.
@@ -261,6 +296,9 @@ Result<std::string> claim_name(LockFile* lock) {
   auto name = claim_name(&lock);
   if (!name) fail(name.status().message());
 
+  const FrontendKind frontend_kind = resolve_frontend_kind(frontend_options.kind);
+  if (frontend_kind != FrontendKind::kNone) guard_against_reclaim_deadlock(*name);
+
   auto connected = HostController::connect(options);
   if (!connected) {
     lock.release(true);
@@ -269,22 +307,38 @@ Result<std::string> claim_name(LockFile* lock) {
   std::unique_ptr<HostController> hc = std::move(connected).value();
   const std::string sock_path = control_socket_path(*name), json_path = control_json_path(*name);
 
+  FrontendOptions fo;
+  fo.name = *name;
+  fo.mountpoint = frontend_options.mountpoint.empty() ? run_dir() + "/fuse/" + *name : frontend_options.mountpoint;
+  fo.queues = hc->io_queue_count();
+  fo.queue_depth = options.queue_size;
+  auto started = start_frontend(frontend_kind, hc.get(), fo);
+  if (!started) {
+    hc->disconnect();
+    lock.release(true);
+    fail(started.status().message());
+  }
+  std::unique_ptr<Frontend> frontend = std::move(started).value();
+  const FrontendSummary frontend_summary = summarize(frontend.get());
+
   auto listen_fd = listen_on(sock_path);
   if (!listen_fd) {
+    if (frontend) frontend->stop();
     hc->disconnect();
     lock.release(true);
     fail(listen_fd.status().message());
   }
-  ControllerModel model = controller_model(*hc, *name, pid, options.ethertype);
+  ControllerModel model = controller_model(*hc, *name, pid, options.ethertype, frontend_summary);
   if (Status s = write_info_file(json_path, model); !s) syslog(LOG_WARNING, "%s", s.message().c_str());
 
-  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u)", name->c_str(), options.subnqn.c_str(),
-         options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid);
+  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u, frontend %s)", name->c_str(),
+         options.subnqn.c_str(), options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid,
+         model.frontend.c_str());
   write_status_line(status_fd, "OK " + *name);
   ::close(status_fd);
 
   int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  ClientPool clients(hc.get(), *name, pid, options.ethertype, wake_fd);
+  ClientPool clients(hc.get(), *name, pid, options.ethertype, frontend_summary, wake_fd);
   int dead_polls = 0;
   const char* reason = "disconnect requested";
   while (!clients.disconnect_requested()) {
@@ -315,11 +369,15 @@ Result<std::string> claim_name(LockFile* lock) {
   ::close(*listen_fd);
   ::unlink(sock_path.c_str());
   ::unlink(json_path.c_str());
+  // The devices go before the controller: I/O still in flight then completes or fails with EIO,
+  // and nothing is left mounted on a controller that no longer exists.
+  if (frontend) frontend->stop();
   // Disconnect before joining the client threads: it fails commands held for a reconnect, which
   // a client thread may be blocked on.
   hc->disconnect();
   clients.stop();
   if (wake_fd >= 0) ::close(wake_fd);
+  frontend.reset();
   hc.reset();
   syslog(LOG_INFO, "%s: disconnected (%s)", name->c_str(), reason);
   lock.release(true);
@@ -328,7 +386,8 @@ Result<std::string> claim_name(LockFile* lock) {
 
 }  // namespace
 
-int start_agent(const ConnectOptions& options, std::chrono::milliseconds wait_limit) {
+int start_agent(const ConnectOptions& options, const AgentFrontendOptions& frontend,
+                std::chrono::milliseconds wait_limit) {
   if (Status s = ensure_run_dir(run_dir()); !s) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return 1;
@@ -349,7 +408,7 @@ int start_agent(const ConnectOptions& options, std::chrono::milliseconds wait_li
     ::setsid();
     pid_t agent = ::fork();
     if (agent != 0) ::_exit(agent < 0 ? 1 : 0);  // the agent is reparented to init: no zombie
-    run_agent(options, fds[1]);
+    run_agent(options, frontend, fds[1]);
   }
   ::close(fds[1]);
   int wstatus = 0;

@@ -14,7 +14,8 @@ std::string trim_right(std::string s) {
 
 }  // namespace
 
-ControllerModel controller_model(const HostController& hc, const std::string& name, int pid, uint16_t ethertype) {
+ControllerModel controller_model(const HostController& hc, const std::string& name, int pid, uint16_t ethertype,
+                                 const FrontendSummary& frontend) {
   ControllerModel m;
   const ControllerInfo& c = hc.controller();
   m.name = name;
@@ -32,6 +33,7 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
   m.ethertype = ethertype;
   m.state = hc.connected() ? "live" : "connecting";
   m.reconnects = hc.reconnects();
+  m.frontend = frontend.kind;
   for (const auto& ns : hc.namespaces()) {
     NamespaceModel n;
     n.nsid = ns.nsid;
@@ -39,6 +41,8 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
     n.used_blocks = ns.used_blocks;
     n.block_size = ns.block_size;
     n.read_only = ns.read_only;
+    for (const auto& [nsid, path] : frontend.nodes)
+      if (nsid == ns.nsid) n.node = path;
     m.namespaces.push_back(n);
   }
   for (const auto& q : hc.stats()) {
@@ -102,7 +106,7 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
   if (req.op == ControlOp::kInfo) {
     ControlReply r = ControlReply::ok();
     r.has_info = true;
-    r.info = controller_model(*hc_, name_, pid_, ethertype_);
+    r.info = controller_model(*hc_, name_, pid_, ethertype_, frontend_);
     return r;
   }
   if (!hc_->alive()) return ControlReply::failure("the association with the target is lost");

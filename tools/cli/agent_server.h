@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/control.h"
@@ -16,13 +17,20 @@ namespace nvmeoe::cli {
 // Largest NLB of one NVMe Read/Write/Write Zeroes command (the field is 16 bits, 0-based).
 inline constexpr uint32_t kMaxBlocksPerCommand = 65536;
 
+// What the agent's frontend exports (frontend.h), as the info reply shows it.
+struct FrontendSummary {
+  std::string kind = "none";                            // "ublk", "fuse" or "none"
+  std::vector<std::pair<uint32_t, std::string>> nodes;  // nsid -> device or file path
+};
+
 // The info model of a connected controller, named `name` and served by process `pid`.
-ControllerModel controller_model(const HostController& hc, const std::string& name, int pid, uint16_t ethertype);
+ControllerModel controller_model(const HostController& hc, const std::string& name, int pid, uint16_t ethertype,
+                                 const FrontendSummary& frontend = {});
 
 class AgentServer {
  public:
-  AgentServer(HostController* hc, std::string name, int pid, uint16_t ethertype)
-      : hc_(hc), name_(std::move(name)), pid_(pid), ethertype_(ethertype) {}
+  AgentServer(HostController* hc, std::string name, int pid, uint16_t ethertype, FrontendSummary frontend = {})
+      : hc_(hc), name_(std::move(name)), pid_(pid), ethertype_(ethertype), frontend_(std::move(frontend)) {}
 
   // Serves requests on one client connection until the client closes it, a protocol error, or a
   // disconnect request. Returns true when the client asked to disconnect.
@@ -39,6 +47,7 @@ class AgentServer {
   std::string name_;
   int pid_;
   uint16_t ethertype_;
+  FrontendSummary frontend_;
   std::vector<uint8_t> buf_;  // reused across requests: no allocation per I/O after warm-up
 };
 

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "common/log.h"
+#include "frontend/frontend.h"
 
 namespace nvmeoe::cli {
 
@@ -40,6 +41,16 @@ CLI::Validator byte_size_validator() {
 }
 CLI::Validator workload_validator() {
   return from_status([](const std::string& s) { return parse_workload(s).status(); }, "WORKLOAD");
+}
+CLI::Validator frontend_validator() {
+  return from_status(
+      [](const std::string& s) {
+        FrontendKind kind;
+        return parse_frontend_kind(s, &kind)
+                   ? Status::ok()
+                   : Status::error("invalid frontend '" + s + "': use auto, ublk, fuse or none");
+      },
+      "FRONTEND");
 }
 CLI::Validator node_name_validator() {
   return from_status([](const std::string& s) { return parse_node_name(s).status(); }, "DEVICE");

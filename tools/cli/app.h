@@ -17,6 +17,7 @@ CLI::Validator ethertype_validator();
 CLI::Validator byte_size_validator();
 CLI::Validator workload_validator();
 CLI::Validator node_name_validator();
+CLI::Validator frontend_validator();  // auto, ublk, fuse, none
 CLI::Validator log_level_validator();
 // Integer in [lo, hi]; `what` names the quantity ("I/O queues") in the message.
 CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what);

@@ -26,6 +26,7 @@ struct ConnectArgs {
   unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5, reconnect_delay_s = 10;
   int ctrl_loss_tmo_s = 600;  // -1: reconnect forever, as in nvme-cli
   bool hdr_digest = false, data_digest = false, duplicate_connect = false;
+  std::string frontend = "auto", mountpoint;
   LogOptions log;
 };
 
@@ -65,6 +66,26 @@ int run_connect(const ConnectArgs& a) {
   o.reconnect_delay = std::chrono::seconds(a.reconnect_delay_s);
   o.ctrl_loss_tmo = a.ctrl_loss_tmo_s < 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(kForever)
                                           : std::chrono::seconds(a.ctrl_loss_tmo_s);
+  AgentFrontendOptions fe;
+  if (!parse_frontend_kind(a.frontend, &fe.kind)) {  // the option's validator has already checked
+    std::fprintf(stderr, "invalid --frontend '%s': use auto, ublk, fuse or none\n", a.frontend.c_str());
+    return 1;
+  }
+  fe.mountpoint = a.mountpoint;
+  std::string why;
+  if (fe.kind == FrontendKind::kUblk && !ublk_available(&why)) {
+    std::fprintf(stderr, "failed to connect: %s (--frontend fuse exports a file for losetup instead)\n",
+                 why.c_str());
+    return 1;
+  }
+  if (!a.mountpoint.empty() && (fe.kind == FrontendKind::kUblk || fe.kind == FrontendKind::kNone)) {
+    std::fprintf(stderr, "--mountpoint applies to the FUSE frontend, not to --frontend %s\n", a.frontend.c_str());
+    return 1;
+  }
+  if (!a.mountpoint.empty() && a.mountpoint[0] != '/') {
+    std::fprintf(stderr, "invalid --mountpoint '%s': must be an absolute path\n", a.mountpoint.c_str());
+    return 1;
+  }
   if (!a.duplicate_connect) {
     std::string dup = existing_connection(o);
     if (!dup.empty()) {
@@ -73,9 +94,10 @@ int run_connect(const ConnectArgs& a) {
       return 1;
     }
   }
-  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify.
-  auto wait_limit = o.connect_timeout * (o.nr_io_queues + 2) + std::chrono::seconds(10);
-  return start_agent(o, std::chrono::duration_cast<std::chrono::milliseconds>(wait_limit));
+  // Each queue's handshake is bounded by connect_timeout; allow them all plus Identify and the
+  // frontend's start.
+  auto wait_limit = o.connect_timeout * (o.nr_io_queues + 2) + std::chrono::seconds(20);
+  return start_agent(o, fe, std::chrono::duration_cast<std::chrono::milliseconds>(wait_limit));
 }
 
 }  // namespace
@@ -121,11 +143,20 @@ Subcommand add_connect_command(CLI::App& parent) {
       ->check(int_range_validator(1, 600, "the connect timeout"))
       ->capture_default_str();
   app->add_flag("-D,--duplicate-connect", a->duplicate_connect, "Allow a second controller to the same subsystem");
+  app->add_option("--frontend", a->frontend,
+                  "How the namespaces reach the system: ublk block devices, FUSE files, none (nvmeoe read/write "
+                  "only), or auto (ublk where the kernel has it, else FUSE)")
+      ->check(frontend_validator())
+      ->capture_default_str();
+  app->add_option("--mountpoint", a->mountpoint,
+                  "FUSE: directory to mount the namespace files on (default: <run dir>/fuse/<controller>)");
   add_log_options(*app, &a->log);
   app->footer(
       "Prints the new controller's name (nvmeoe0, nvmeoe1, ...). A background agent holds the\n"
       "association until `nvmeoe disconnect`; after a loss it reconnects for --ctrl-loss-tmo seconds,\n"
       "then gives up and exits.\n\n"
+      "Block devices: with ublk, /dev/ublkbN per namespace; with FUSE, a file <mountpoint>/<ctrl>n<nsid> per\n"
+      "namespace, for `losetup --direct-io=on --find --show FILE`. `nvmeoe list` shows them in the Node column.\n\n"
       "Examples:\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -i 4 -Q 256 -g -G");

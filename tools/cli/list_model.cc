@@ -4,12 +4,18 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "cli/args.h"
+
 namespace nvmeoe::cli {
 
 const NamespaceModel* ControllerModel::find_namespace(uint32_t nsid) const {
   for (const auto& ns : namespaces)
     if (ns.nsid == nsid) return &ns;
   return nullptr;
+}
+
+std::string namespace_display_node(const ControllerModel& c, const NamespaceModel& ns) {
+  return ns.node.empty() ? namespace_node(c.name, ns.nsid) : ns.node;
 }
 
 bool controller_name_less(const std::string& a, const std::string& b) {
@@ -40,7 +46,8 @@ void to_json(nlohmann::json& j, const NamespaceModel& m) {
        {"used_blocks", m.used_blocks},
        {"block_size", m.block_size},
        {"metadata_size", m.metadata_size},
-       {"read_only", m.read_only}};
+       {"read_only", m.read_only},
+       {"node", m.node}};
 }
 
 void from_json(const nlohmann::json& j, NamespaceModel& m) {
@@ -50,6 +57,7 @@ void from_json(const nlohmann::json& j, NamespaceModel& m) {
   m.block_size = j.value("block_size", 512u);
   m.metadata_size = j.value("metadata_size", 0u);
   m.read_only = j.value("read_only", false);
+  m.node = j.value("node", std::string());
 }
 
 void to_json(nlohmann::json& j, const QueueModel& m) {
@@ -96,6 +104,7 @@ void to_json(nlohmann::json& j, const ControllerModel& m) {
        {"ethertype", m.ethertype},
        {"state", m.state},
        {"reconnects", m.reconnects},
+       {"frontend", m.frontend},
        {"namespaces", m.namespaces},
        {"queues", m.queues}};
 }
@@ -116,6 +125,7 @@ void from_json(const nlohmann::json& j, ControllerModel& m) {
   m.ethertype = j.value("ethertype", uint16_t{0x88B5});
   m.state = j.value("state", std::string("live"));
   m.reconnects = j.value("reconnects", uint64_t{0});
+  m.frontend = j.value("frontend", std::string("none"));
   m.namespaces = j.value("namespaces", std::vector<NamespaceModel>{});
   m.queues = j.value("queues", std::vector<QueueModel>{});
 }

@@ -17,6 +17,7 @@ struct NamespaceModel {
   uint32_t block_size = 512;
   uint32_t metadata_size = 0;
   bool read_only = false;
+  std::string node;  // the frontend's device or file ("/dev/ublkb0", ".../nvmeoe0n1"); empty: none
   uint64_t capacity_bytes() const { return blocks * block_size; }
   uint64_t used_bytes() const { return used_blocks * block_size; }
 };
@@ -40,10 +41,14 @@ struct ControllerModel {
   uint16_t ethertype = 0x88B5;
   std::string state = "live";  // nvme-cli's controller states: "live", or "connecting" while reconnecting
   uint64_t reconnects = 0;
+  std::string frontend = "none";  // "ublk", "fuse" or "none": how the namespaces reach the system
   std::vector<NamespaceModel> namespaces;
   std::vector<QueueModel> queues;
   const NamespaceModel* find_namespace(uint32_t nsid) const;
 };
+
+// The Node column: the frontend's device or file when there is one, else the nvmeoe name.
+std::string namespace_display_node(const ControllerModel& c, const NamespaceModel& ns);
 
 struct ListModel {
   std::vector<ControllerModel> controllers;  // in natural name order (nvmeoe2 before nvmeoe10)

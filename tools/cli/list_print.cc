@@ -3,9 +3,13 @@
 //                             "%-.21s %-.21s %-.20s %-.40s %-.9s %-.26s %-.16s %-.8s\n" (dashes)
 //   nvme_show_list_item():    "%-21s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n" (one namespace)
 //   nvme_show_detailed_list(): the three verbose tables reproduced below.
-// Usage and Format cells come from size_format.h (util/suffix.c).
+// Usage and Format cells come from size_format.h (util/suffix.c). The Node column shows the
+// frontend's device or file path when there is one; a path longer than nvme-cli's 21 characters
+// widens the column (header and dashes included) rather than being cut, as later nvme-cli
+// versions size columns to their longest entry.
 #include "cli/list_print.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <map>
@@ -75,14 +79,19 @@ std::vector<SubsystemGroup> group_by_subsystem(const ListModel& model) {
 
 std::string format_list_table(const ListModel& model) {
   std::string out;
-  appendf(out, "%-21s %-21s %-20s %-40s %-9s %-26s %-16s %-8s\n", "Node", "Generic", "SN", "Model", "Namespace",
-          "Usage", "Format", "FW Rev");
-  appendf(out, "%-.21s %-.21s %-.20s %-.40s %-.9s %-.26s %-.16s %-.8s\n", kDash, kDash, kDash, kDash, kDash, kDash,
-          kDash, kDash);
+  int node_width = 21;
+  for (const auto& c : model.controllers)
+    for (const auto& ns : c.namespaces)
+      node_width = std::max(node_width, static_cast<int>(namespace_display_node(c, ns).size()));
+  std::string node_dashes(static_cast<size_t>(node_width), '-');
+  appendf(out, "%-*s %-21s %-20s %-40s %-9s %-26s %-16s %-8s\n", node_width, "Node", "Generic", "SN", "Model",
+          "Namespace", "Usage", "Format", "FW Rev");
+  appendf(out, "%s %-.21s %-.20s %-.40s %-.9s %-.26s %-.16s %-.8s\n", node_dashes.c_str(), kDash, kDash, kDash, kDash,
+          kDash, kDash, kDash);
   for (const auto& c : model.controllers) {
     for (const auto& ns : c.namespaces) {
-      appendf(out, "%-21s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n", namespace_node(c.name, ns.nsid).c_str(),
-              kNoGenericDevice, c.serial.c_str(), c.model.c_str(), static_cast<int>(ns.nsid),
+      appendf(out, "%-*s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n", node_width,
+              namespace_display_node(c, ns).c_str(), kNoGenericDevice, c.serial.c_str(), c.model.c_str(), static_cast<int>(ns.nsid),
               format_usage(ns.used_bytes(), ns.capacity_bytes()).c_str(),
               format_lba_format(ns.block_size, ns.metadata_size).c_str(), c.firmware.c_str());
     }
@@ -138,6 +147,10 @@ std::string format_list_verbose(const ListModel& model) {
     appendf(out, "  target MAC:    %s (EtherType 0x%04x) via %s\n", c.target_mac.c_str(), c.ethertype, c.iface.c_str());
     appendf(out, "  subsystem NQN: %s\n", c.subnqn.c_str());
     appendf(out, "  host NQN:      %s\n", c.hostnqn.c_str());
+    std::vector<std::string> nodes;
+    for (const auto& ns : c.namespaces)
+      if (!ns.node.empty()) nodes.push_back(ns.node);
+    appendf(out, "  frontend:      %s%s%s\n", c.frontend.c_str(), nodes.empty() ? "" : ": ", join(nodes).c_str());
     if (c.queues.empty()) continue;
     appendf(out, "  %-5s %6s %12s %12s %9s %8s %11s %13s %9s %16s %16s\n", "Queue", "Size", "Commands", "Retransmits",
             "Timeouts", "Errors", "Duplicates", "Digest-errors", "In-flight", "Bytes-read", "Bytes-written");
@@ -161,7 +174,7 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       // nvme-cli 2.3 nvme-print.c json_list_item(): key names and order.
       ordered_json d;
       d["NameSpace"] = ns.nsid;
-      d["DevicePath"] = namespace_node(c.name, ns.nsid);
+      d["DevicePath"] = namespace_display_node(c, ns);
       d["Firmware"] = c.firmware;
       d["ModelNumber"] = c.model;
       d["SerialNumber"] = c.serial;
@@ -169,6 +182,9 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       d["MaximumLBA"] = ns.blocks;
       d["PhysicalSize"] = ns.capacity_bytes();
       d["SectorSize"] = ns.block_size;
+      // nvmeoe's additions: the namespace's nvmeoe name (for nvmeoe read/write) and its frontend.
+      d["Name"] = namespace_node(c.name, ns.nsid);
+      d["Frontend"] = c.frontend;
       devices.push_back(std::move(d));
     }
   }
@@ -194,9 +210,15 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       j["Firmware"] = c.firmware;
       j["MaxTransferBytes"] = c.max_transfer;
       j["IOQueues"] = c.io_queues;
+      j["Frontend"] = c.frontend;
       ordered_json namespaces = ordered_json::array();
-      for (const auto& ns : c.namespaces) namespaces.push_back(namespace_node(c.name, ns.nsid));
+      ordered_json nodes = ordered_json::array();
+      for (const auto& ns : c.namespaces) {
+        namespaces.push_back(namespace_node(c.name, ns.nsid));
+        if (!ns.node.empty()) nodes.push_back(ns.node);
+      }
       j["Namespaces"] = std::move(namespaces);
+      j["Nodes"] = std::move(nodes);
       ordered_json queues = ordered_json::array();
       for (const auto& q : c.queues) {
         queues.push_back(ordered_json{{"QueueId", q.qid},
