@@ -123,11 +123,36 @@ else
   fail disconnect "still present: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
 fi
 
-# 8. connect again, SIGKILL the agent under I/O: the I/O fails with EIO and nothing hangs.
+# 8. connect again and disconnect while a reader is busy: the reader gets EIO, the devices go,
+# and the disconnect is bounded.
 if connect && wait_for both_present 100; then
   pass reconnect "$CTRL: $B0 $B1"
 else
   fail reconnect "devices after the second connect: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
+fi
+need_devs disconnect_under_io && {
+timeout 60 sh -c "while dd if=$B0 of=/dev/null bs=64k iflag=direct 2>/tmp/dis.err; do :; done; exit 1" &
+ddpid=$!
+sleep 1
+t0=$(date +%s)
+timeout 60 nvmeoe disconnect "$CTRL" >/dev/null 2>&1
+drc=$?
+wait "$ddpid"
+rc=$?
+secs=$(($(date +%s) - t0))
+err=$(tr '\n' ' ' </tmp/dis.err)
+if [ "$drc" = 0 ] && [ "$rc" = 1 ] && both_gone; then
+  pass disconnect_under_io "disconnect in ${secs} s, reader: $err"
+else
+  fail disconnect_under_io "disconnect status $drc, reader status $rc (124 = hung): $err; $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
+fi
+}
+
+# 9. connect once more, SIGKILL the agent under I/O: the I/O fails with EIO and nothing hangs.
+if connect && wait_for both_present 100; then
+  pass reconnect2 "$CTRL: $B0 $B1"
+else
+  fail reconnect2 "devices after the third connect: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
 fi
 need_devs kill_agent && {
 agent=$(pidof nvmeoe | tr ' ' '\n' | head -n1)
