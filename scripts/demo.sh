@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # nvmeoe demo, from a fresh Debian 12 machine: installs the build dependencies, builds, and runs a
 # target and a host in two network namespaces joined by a veth pair. It exports two sparse files
-# (20 GiB and 30 GiB), connects, lists them, writes and reads back random data (checked against the
-# read-back and the backing files), shows a short `nvmeoe perf` run, disconnects, and removes
-# everything it created, also on Ctrl-C or failure.
+# (20 GiB and 30 GiB), connects, lists them (with the block devices or FUSE files the default
+# frontend made), writes and reads back random data (checked against the read-back and the backing
+# files), shows a short `nvmeoe perf` run, disconnects, and removes everything it created, also on
+# Ctrl-C or failure.
 #
 # Environment: NVMEOE_DEMO_SKIP_SETUP=1 skips installing and building (binaries must exist).
 set -euo pipefail
@@ -83,8 +84,10 @@ export NVMEOE_LOG_DIR="$NETNS_TMP" NVMEOE_PIDFILE="$NETNS_TMP/target.pid"
 ip netns exec "$NS_T" bash "$REPO/scripts/nvmet-eth-setup.sh" "$NQN" "$VETH_T" "$F1" "$F2"
 netns_track_pid "$(cat "$NVMEOE_PIDFILE")"
 
-step "Host: nvme-eth-connect.sh $VETH_H $MAC_T $NQN (in $NS_H)"
-out=$(ip netns exec "$NS_H" bash "$REPO/scripts/nvme-eth-connect.sh" "$VETH_H" "$MAC_T" "$NQN")
+# The host side runs in NS_H's network namespace but this shell's mount namespace (nsenter --net,
+# not `ip netns exec`), so that the devices or files of the default frontend are visible here.
+step "Host: nvme-eth-connect.sh $VETH_H $MAC_T $NQN (in $NS_H's network)"
+out=$(nsenter --net="/run/netns/$NS_H" bash "$REPO/scripts/nvme-eth-connect.sh" "$VETH_H" "$MAC_T" "$NQN")
 echo "$out"
 CTRL=$(echo "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1)
 [ -n "$CTRL" ] || die "no controller name in the connect output"
@@ -94,8 +97,14 @@ h() { ip netns exec "$NS_H" timeout 60 "$NVMEOE" "$@"; }
 step "nvmeoe list"
 table=$(h list)
 echo "$table"
-echo "$table" | grep -qE "^${CTRL}n1 .*21\.47 +GB" || die "namespace 1 is not listed as 21.47 GB"
-echo "$table" | grep -qE "^${CTRL}n2 .*32\.21 +GB" || die "namespace 2 is not listed as 32.21 GB"
+echo "$table" | grep -qE "^[^ ]*(${CTRL}n1|ublkb[0-9]+) .* 1 +21\.47 +GB" || die "namespace 1 is not listed as 21.47 GB"
+echo "$table" | grep -qE "^[^ ]*(${CTRL}n2|ublkb[0-9]+) .* 2 +32\.21 +GB" || die "namespace 2 is not listed as 32.21 GB"
+echo "The Node column shows what the default frontend made of the namespaces:"
+h list -o json | jq -r '.Devices[] | "  \(.Name): \(.DevicePath) (\(.Frontend))"'
+h list -o json | jq -r '.Devices[].DevicePath' | while read -r node; do
+  [ -e "$node" ] && ls -l "$node"
+done
+echo "(a FUSE file becomes a block device with: losetup --direct-io=on --find --show FILE)"
 
 step "Write, read back and verify random data"
 D="$NETNS_TMP/data"

@@ -10,7 +10,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libbenchmark-dev    # command lines, JSON, microbenchmarks
   iproute2 tcpdump tshark                             # namespaces/veth, captures, dissector tests
   util-linux e2fsprogs procps psmisc xxd jq           # test tooling (setpriv, losetup, mkfs, pgrep, jq)
-  qemu-system-x86 busybox-static cpio xz-utils fio file  # ublk VM test (tests/vm, e2e_ublk_vm.sh)
+  fio python3                                         # FUSE frontend tests (io_uring verify, fsync)
+  qemu-system-x86 busybox-static cpio xz-utils file   # ublk VM test (tests/vm, e2e_ublk_vm.sh)
 )
 
 missing=()

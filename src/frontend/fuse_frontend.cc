@@ -128,6 +128,7 @@ class FuseFrontend final : public Frontend {
   std::unique_ptr<Slot[]> slots_;
   size_t data_bytes_ = 0;  // per slot, before the scratch blocks
   uint32_t max_block_ = 512;
+  time_t mounted_at_ = 0;  // the files' timestamps
   fuse_session* se_ = nullptr;
   bool mounted_ = false, created_dir_ = false;
   int stop_fd_ = -1;
@@ -242,6 +243,7 @@ Status FuseFrontend::start() {
   }
 
   NVMEOE_RETURN_IF_ERROR(make_mountpoint(options_.mountpoint, &created_dir_));
+  mounted_at_ = ::time(nullptr);
 
   std::string opts = "-ofsname=nvmeoe:" + options_.name + ",subtype=nvmeoe,allow_other,default_permissions";
   const char* argv[] = {"nvmeoe", opts.c_str(), nullptr};
@@ -366,6 +368,7 @@ void FuseFrontend::fill_attr(const Export* ex, struct stat* st) const {
   st->st_uid = 0;
   st->st_gid = 0;
   st->st_blksize = static_cast<blksize_t>(ex ? ex->info.block_size : 4096);
+  st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = mounted_at_;
   if (!ex) {
     st->st_ino = FUSE_ROOT_ID;
     st->st_mode = S_IFDIR | 0755;

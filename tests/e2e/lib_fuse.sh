@@ -11,6 +11,7 @@ FUSE_EXT4_MOUNTS=()
 FUSE_LOOPS=()
 FUSE_MOUNTPOINTS=()
 FUSE_CTRLS=()
+FUSE_CTL_MOUNTED=0
 
 for tool in nsenter losetup mkfs.ext4 fusermount3 fallocate md5sum; do
   command -v "$tool" >/dev/null || fail "$tool is missing (bash scripts/install-deps.sh)"
@@ -27,6 +28,18 @@ fuse_conn_of() {
   awk -v m="$1" '$5 == m && / - fuse\.nvmeoe / {split($3, d, ":"); print d[2]}' /proc/self/mountinfo | tail -n1
 }
 
+# fuse_abort CONN: aborts a FUSE connection through the fusectl file system (mounted on
+# /sys/fs/fuse/connections for the purpose when it is not there yet).
+fuse_abort() {
+  local d=/sys/fs/fuse/connections
+  if ! grep -q " $d fusectl " /proc/mounts; then
+    mount -t fusectl fusectl "$d" || return 1
+    FUSE_CTL_MOUNTED=1
+  fi
+  [ -e "$d/$1/abort" ] || return 0  # already gone with its last file descriptor
+  echo 1 >"$d/$1/abort"
+}
+
 fuse_cleanup() {
   local m l c conn
   for m in "${FUSE_EXT4_MOUNTS[@]}"; do
@@ -41,11 +54,12 @@ fuse_cleanup() {
   for m in "${FUSE_MOUNTPOINTS[@]}"; do
     conn=$(fuse_conn_of "$m")
     if [ -n "$conn" ]; then
-      [ -w "/sys/fs/fuse/connections/$conn/abort" ] && echo 1 >"/sys/fs/fuse/connections/$conn/abort"
+      fuse_abort "$conn"
       timeout 20 fusermount3 -u -z "$m" 2>/dev/null || timeout 20 umount -l "$m"
     fi
     rmdir "$m" 2>/dev/null
   done
+  ((FUSE_CTL_MOUNTED)) && umount /sys/fs/fuse/connections
   return 0
 }
 
