@@ -48,8 +48,8 @@ constexpr uint64_t kEventData = ~uint64_t(0);  // user_data of the eventfd read 
 // our own queues), which is slow on an emulated CPU.
 constexpr auto kControlTimeout = 10s;
 constexpr auto kStartTimeout = 60s;
-// stop(): how long pending host I/O may finish normally before the frontend answers it with EIO,
-// and how long it waits for the host library to give the buffers back afterwards.
+// stop(): how long pending host I/O may finish normally before the frontend answers it with EIO;
+// the destructor: how long it waits for the host library to give the buffers back afterwards.
 constexpr auto kDrainGrace = 1s;
 constexpr auto kReleaseWait = 5s;
 
@@ -234,6 +234,10 @@ class UblkQueue {
     exit_.store(true, std::memory_order_release);
     wake();
     if (thread_.joinable()) thread_.join();
+  }
+  void unmap_descriptors() {
+    if (iods_) munmap(const_cast<ublksrv_io_desc*>(iods_), iods_len_);
+    iods_ = nullptr;
   }
   int host_inflight() const { return inflight_.load(std::memory_order_acquire); }
 
@@ -422,7 +426,18 @@ struct UblkDevice {
 class UblkFrontend : public Frontend {
  public:
   explicit UblkFrontend(HostController* hc) : hc_(hc) {}
-  ~UblkFrontend() override { stop(); }
+  ~UblkFrontend() override {
+    stop();
+    auto deadline = Clock::now() + kReleaseWait;
+    for (auto& q : retired_) {
+      while (q->host_inflight() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+      if (q->host_inflight() > 0) {
+        // Freeing the buffers now would let the library write into freed memory.
+        LOG_WARN("ublk: %d command(s) still at the host; their buffers stay allocated", q->host_inflight());
+        (void)q.release();
+      }
+    }
+  }
 
   FrontendKind kind() const override { return FrontendKind::kUblk; }
   const std::vector<FrontendDevice>& devices() const override { return exported_; }
@@ -465,8 +480,18 @@ class UblkFrontend : public Frontend {
     if (r < 0) return Status::from_errno(-r, "ublk ADD_DEV for " + what);
     d.dev_id = info.dev_id;
     std::string cdev = "/dev/ublkc" + std::to_string(d.dev_id);
+    // The driver writes back what it accepted: at most one hardware queue per CPU, and possibly a
+    // smaller queue depth or I/O buffer.
+    const uint16_t nr_queues = info.nr_hw_queues;
+    const uint16_t depth = info.queue_depth;
+    const uint32_t max_io = std::min(info.max_io_buf_bytes, cfg->max_io_bytes) / 4096 * 4096;
+    if (nr_queues == 0 || nr_queues > options.queues || depth == 0 || depth > options.queue_depth || max_io == 0)
+      return Status::error("ublk ADD_DEV for " + what + " returned unusable limits (" + std::to_string(nr_queues) +
+                           " queues, depth " + std::to_string(depth) + ", " + std::to_string(info.max_io_buf_bytes) +
+                           " bytes per I/O)");
 
     ublk_params params = cfg->params;
+    params.basic.max_sectors = std::min(params.basic.max_sectors, max_io / 512);
     c = ctrl_cmd(d.dev_id);
     c.addr = reinterpret_cast<uintptr_t>(&params);
     c.len = sizeof(params);
@@ -478,10 +503,9 @@ class UblkFrontend : public Frontend {
     if (d.cdev_fd < 0) return Status::from_errno(errno, "open " + cdev);
 
     uint16_t host_queues = std::max<uint16_t>(1, hc_->io_queue_count());
-    for (uint16_t q = 0; q < options.queues; ++q) {
+    for (uint16_t q = 0; q < nr_queues; ++q) {
       auto queue = std::make_unique<UblkQueue>(hc_, ns.nsid, ns.blocks, ns.block_size, q,
-                                               uint16_t(1 + q % host_queues), options.queue_depth,
-                                               cfg->max_io_bytes, ctrl_.legacy());
+                                               uint16_t(1 + q % host_queues), depth, max_io, ctrl_.legacy());
       NVMEOE_RETURN_IF_ERROR(queue->setup(d.cdev_fd));
       NVMEOE_RETURN_IF_ERROR(queue->start());
       d.queues.push_back(std::move(queue));
@@ -497,8 +521,8 @@ class UblkFrontend : public Frontend {
     std::string bdev = "/dev/ublkb" + std::to_string(d.dev_id);
     if (!wait_for_path(bdev, 2000ms)) return Status::error(bdev + " did not appear after START_DEV", ENOENT);
     exported_.push_back(FrontendDevice{ns.nsid, bdev});
-    LOG_INFO("ublk: namespace %u is %s (%u queue(s) of depth %u)", ns.nsid, bdev.c_str(), unsigned(options.queues),
-             unsigned(options.queue_depth));
+    LOG_INFO("ublk: namespace %u is %s (%u queue(s) of depth %u)", ns.nsid, bdev.c_str(), unsigned(nr_queues),
+             unsigned(depth));
     return Status::ok();
   }
 
@@ -519,19 +543,15 @@ class UblkFrontend : public Frontend {
       int r = ctrl_.command(UBLK_U_CMD_STOP_DEV, ctrl_cmd(d.dev_id), kControlTimeout);
       if (r < 0) LOG_WARN("ublk STOP_DEV of %s: %s", name.c_str(), errno_text(r).c_str());
     }
-    for (auto& q : d.queues) q->finish();
-    // The host library may still hold buffers of commands answered with EIO; wait for it, and
-    // keep the queue's memory if it does not give them back (it is then still in use).
-    deadline = Clock::now() + kReleaseWait;
-    while (!drained() && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
     for (auto& q : d.queues) {
-      if (q->host_inflight() > 0) {
-        LOG_WARN("ublk %s: %d command(s) still at the host after stop; their buffers stay allocated", name.c_str(),
-                 q->host_inflight());
-        (void)q.release();
-      }
+      q->finish();
+      // The character device must be released for DEL_DEV. Queues whose commands answered with
+      // EIO are still at the host keep their buffers until the library completes them (the agent
+      // destroys the frontend after disconnecting the controller, which completes everything).
+      q->unmap_descriptors();
+      if (q->host_inflight() > 0) retired_.push_back(std::move(q));
     }
-    d.queues.clear();  // unmaps the descriptors: the character device must be released for DEL_DEV
+    d.queues.clear();
     if (d.cdev_fd >= 0) close(d.cdev_fd);
     d.cdev_fd = -1;
     if (d.dev_id != UINT32_MAX) {
@@ -545,6 +565,7 @@ class UblkFrontend : public Frontend {
   ControlRing ctrl_;
   std::vector<UblkDevice> devs_;
   std::vector<FrontendDevice> exported_;
+  std::vector<std::unique_ptr<UblkQueue>> retired_;  // stopped, buffers still lent to the host
 };
 
 // Runs `modprobe ublk_drv` (bounded); returns a description of the outcome when it failed.

@@ -35,7 +35,7 @@ need_devs() {
 }
 
 connect() {
-  out=$(timeout 120 nvmeoe connect -a "$MAC" -n "$NQN" --host-iface eth0 2>&1)
+  out=$(timeout 120 nvmeoe connect -a "$MAC" -n "$NQN" --host-iface eth0 "$@" 2>&1)
   rc=$?
   echo "$out"
   CTRL=$(echo "$out" | grep -oE 'nvmeoe[0-9]+' | head -n1)
@@ -123,10 +123,10 @@ else
   fail disconnect "still present: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
 fi
 
-# 8. connect again and disconnect while a reader is busy: the reader gets EIO, the devices go,
-# and the disconnect is bounded.
-if connect && wait_for both_present 100; then
-  pass reconnect "$CTRL: $B0 $B1"
+# 8. connect again (two NVMe I/O queues; the driver allows one ublk queue per CPU) and disconnect while a reader
+# is busy: the reader gets EIO, the devices go, and the disconnect is bounded.
+if connect -i 2 && wait_for both_present 100; then
+  pass reconnect "$CTRL with 2 I/O queues: $B0 $B1"
 else
   fail reconnect "devices after the second connect: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
 fi
