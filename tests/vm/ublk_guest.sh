@@ -123,8 +123,8 @@ else
   fail disconnect "still present: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
 fi
 
-# 8. connect again (two NVMe I/O queues; the driver allows one ublk queue per CPU) and disconnect while a reader
-# is busy: the reader gets EIO, the devices go, and the disconnect is bounded.
+# 8. connect again (two NVMe I/O queues; the driver allows one ublk queue per CPU) and
+# disconnect while a reader is busy: the reader gets EIO, the devices go, and the disconnect is bounded.
 if connect -i 2 && wait_for both_present 100; then
   pass reconnect "$CTRL with 2 I/O queues: $B0 $B1"
 else
