@@ -53,7 +53,9 @@ constexpr auto kStartTimeout = 60s;
 constexpr auto kDrainGrace = 1s;
 constexpr auto kReleaseWait = 5s;
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errno_text(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 
 bool wait_for_path(const std::string& path, std::chrono::milliseconds limit) {
   auto deadline = Clock::now() + limit;
@@ -191,7 +193,8 @@ class UblkQueue {
     iods_len_ = ublk::iod_mmap_length(depth_, uint64_t(page));
     void* p = mmap(nullptr, iods_len_, PROT_READ, MAP_SHARED | MAP_POPULATE, cdev_fd,
                    off_t(ublk::iod_mmap_offset(qid_, uint64_t(page))));
-    if (p == MAP_FAILED) return Status::from_errno(errno, "mmap of the ublk descriptors of queue " + std::to_string(qid_));
+    if (p == MAP_FAILED)
+      return Status::from_errno(errno, "mmap of the ublk descriptors of queue " + std::to_string(qid_));
     iods_ = static_cast<const ublksrv_io_desc*>(p);
     // One buffer per tag plus one scratch buffer for tags answered while the host still owns
     // their own buffer (see abort_host_io()). Pages are touched only when used.
@@ -256,7 +259,7 @@ class UblkQueue {
     do {
       t->next = old;
     } while (!q->done_.compare_exchange_weak(old, t, std::memory_order_release, std::memory_order_relaxed));
-    if (old == nullptr) q->wake();  // the list was empty: the thread may be asleep
+    if (old == nullptr) q->wake();                         // the list was empty: the thread may be asleep
     q->inflight_.fetch_sub(1, std::memory_order_release);  // last access to *q
   }
 
@@ -346,12 +349,18 @@ class UblkQueue {
     Tag* tp = &t;
     IoCallback cb = [tp](const Completion& c) { on_host_done(tp, c); };
     switch (plan.kind) {
-      case ublk::IoKind::kRead: hc_->read(nsid_, plan.slba, plan.nlb, t.buf, std::move(cb), host_queue_); break;
+      case ublk::IoKind::kRead:
+        hc_->read(nsid_, plan.slba, plan.nlb, t.buf, std::move(cb), host_queue_);
+        break;
       case ublk::IoKind::kWrite:
         hc_->write(nsid_, plan.slba, plan.nlb, t.buf, std::move(cb), host_queue_, plan.fua);
         break;
-      case ublk::IoKind::kFlush: hc_->flush(nsid_, std::move(cb), host_queue_); break;
-      case ublk::IoKind::kWriteZeroes: hc_->write_zeroes(nsid_, plan.slba, plan.nlb, std::move(cb), host_queue_); break;
+      case ublk::IoKind::kFlush:
+        hc_->flush(nsid_, std::move(cb), host_queue_);
+        break;
+      case ublk::IoKind::kWriteZeroes:
+        hc_->write_zeroes(nsid_, plan.slba, plan.nlb, std::move(cb), host_queue_);
+        break;
       case ublk::IoKind::kDiscard:
         hc_->deallocate(nsid_, {DsmRange{plan.slba, plan.nlb}}, std::move(cb), host_queue_);
         break;
@@ -504,8 +513,8 @@ class UblkFrontend : public Frontend {
 
     uint16_t host_queues = std::max<uint16_t>(1, hc_->io_queue_count());
     for (uint16_t q = 0; q < nr_queues; ++q) {
-      auto queue = std::make_unique<UblkQueue>(hc_, ns.nsid, ns.blocks, ns.block_size, q,
-                                               uint16_t(1 + q % host_queues), depth, max_io, ctrl_.legacy());
+      auto queue = std::make_unique<UblkQueue>(hc_, ns.nsid, ns.blocks, ns.block_size, q, uint16_t(1 + q % host_queues),
+                                               depth, max_io, ctrl_.legacy());
       NVMEOE_RETURN_IF_ERROR(queue->setup(d.cdev_fd));
       NVMEOE_RETURN_IF_ERROR(queue->start());
       d.queues.push_back(std::move(queue));

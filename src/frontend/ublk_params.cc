@@ -78,12 +78,23 @@ int plan_io(const ublksrv_io_desc& iod, uint32_t block_size, uint64_t blocks, ui
   uint32_t flags = iod.op_flags >> 8;
   *out = IoPlan{};
   switch (op) {
-    case UBLK_IO_OP_READ: out->kind = IoKind::kRead; break;
-    case UBLK_IO_OP_WRITE: out->kind = IoKind::kWrite; break;
-    case UBLK_IO_OP_FLUSH: out->kind = IoKind::kFlush; return 0;
-    case UBLK_IO_OP_DISCARD: out->kind = IoKind::kDiscard; break;
-    case UBLK_IO_OP_WRITE_ZEROES: out->kind = IoKind::kWriteZeroes; break;
-    default: return -EINVAL;
+    case UBLK_IO_OP_READ:
+      out->kind = IoKind::kRead;
+      break;
+    case UBLK_IO_OP_WRITE:
+      out->kind = IoKind::kWrite;
+      break;
+    case UBLK_IO_OP_FLUSH:
+      out->kind = IoKind::kFlush;
+      return 0;
+    case UBLK_IO_OP_DISCARD:
+      out->kind = IoKind::kDiscard;
+      break;
+    case UBLK_IO_OP_WRITE_ZEROES:
+      out->kind = IoKind::kWriteZeroes;
+      break;
+    default:
+      return -EINVAL;
   }
   uint32_t spb = block_size / kSector;
   if (spb == 0 || iod.nr_sectors == 0 || iod.start_sector % spb != 0 || iod.nr_sectors % spb != 0) return -EINVAL;

@@ -48,6 +48,8 @@ inline uint64_t iod_mmap_length(uint16_t depth, uint64_t page_size) {
 }
 
 // Legacy (6.0/6.1) opcode for an ioctl-encoded one: the command number alone.
-constexpr uint32_t legacy_opcode(uint32_t ioctl_op) { return ioctl_op & 0xff; }
+constexpr uint32_t legacy_opcode(uint32_t ioctl_op) {
+  return ioctl_op & 0xff;
+}
 
 }  // namespace nvmeoe::ublk

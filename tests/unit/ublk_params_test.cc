@@ -1,10 +1,11 @@
 // ublk frontend parts that need no kernel driver: opcode encoding, descriptor mapping offsets,
 // device parameters from the namespace and controller, and request translation.
+#include "frontend/ublk_params.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
-#include "frontend/ublk_params.h"
 #include "frontend/ublk_uapi.h"
 
 namespace nvmeoe::ublk {
