@@ -21,6 +21,14 @@ die() {
 }
 
 pkg=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-6\.12/ {print $2; exit}') || true
+if [ -z "$pkg" ]; then
+  # No apt metadata (lists removed): a kernel fetched earlier still serves.
+  cached=$(ls -d "$CACHE"/linux-image-6.12.*/ 2>/dev/null | tail -n1)
+  if [ -n "$cached" ] && [ -f "$cached/vmlinuz" ] && [ -f "$cached/modules.order" ]; then
+    echo "${cached%/}"
+    exit 0
+  fi
+fi
 [ -n "$pkg" ] || die "cannot resolve $META to a kernel package (apt-cache depends $META; is bookworm-security in the apt sources, and apt-get update done?)"
 dir="$CACHE/$pkg"
 if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.order" ]; then
