@@ -184,6 +184,11 @@ Status make_mountpoint(const std::string& dir, bool* created) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return Status::error("mountpoint '" + dir + "' is not a directory", ENOTDIR);
+    // Mounting over another mount (another controller's files, say) would hide it.
+    struct stat parent;
+    std::string up = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
+    if (::stat(up.c_str(), &parent) == 0 && parent.st_dev != st.st_dev)
+      return Status::error("mountpoint '" + dir + "' is already a mount point", EBUSY);
     return Status::ok();
   }
   // Parents (the run directory's fuse/) stay; only the mountpoint itself is ours to remove.

@@ -48,6 +48,12 @@ echo "$table" | grep -qE "^$FUSE_FILE1 +- " || fail "nvmeoe list does not show $
 verbose=$(nvh list -v)
 echo "$verbose" | grep -qE "frontend: +fuse: $FUSE_FILE1, $FUSE_FILE2" || fail "nvmeoe list -v does not show the frontend"
 
+step "a second controller cannot mount over the first one's files; its failure leaves nothing"
+expect_fail 40 'already a mount point' nsenter --net="/run/netns/$NS_H" "$NVMEOE" connect -a "$MAC_T" -n "$NQN" \
+  --host-iface "$VETH_H" --frontend fuse --mountpoint "$FUSE_MNT" --duplicate-connect
+[ "$(nvh list -o json | jq '.Devices | length')" = 2 ] || fail "the failed connect left a controller behind"
+[ "$(grep -c " $FUSE_MNT " /proc/mounts)" = 1 ] || fail "the failed connect changed the mounts on $FUSE_MNT"
+
 step "direct writes and reads, aligned and unaligned, against the backing file"
 D="$NETNS_TMP/d"
 mkdir -p "$D"
@@ -178,6 +184,20 @@ timeout 10 dd if="$FUSE_FILE1" of=/dev/null bs=4096 count=1 status=none 2>/dev/n
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "read through the path after disconnect: status $rc (expected an error)"
 grep -q " $FUSE_MNT " /proc/mounts && fail "FUSE mount $FUSE_MNT left after disconnect"
 [ ! -e "$FUSE_MNT" ] || fail "mountpoint $FUSE_MNT not removed after disconnect"
+nothing_left
+stop_target
+
+step "a read-only namespace: files 0400, writes refused with EROFS, reads served"
+start_target "$NETNS_TMP/target-ro.log" --nqn "$NQN" --iface "$VETH_T" --readonly "$F1"
+fuse_connect -n "$NQN" --mountpoint "$NETNS_TMP/ro"
+[ "$(stat -c %a "$FUSE_FILE1")" = 400 ] || fail "read-only namespace file is mode $(stat -c %a "$FUSE_FILE1")"
+expect_fail 10 'read-only' dd if=/dev/zero of="$FUSE_FILE1" bs=4096 count=1 conv=notrunc
+# ext4 wrote all over namespace 1 above: its first 4 MiB are anything but zeroes.
+cmp -s <(head -c $((4 << 20)) "$F1") <(timeout 30 dd if="$FUSE_FILE1" bs=1M count=4 iflag=direct status=none) ||
+  fail "reading the read-only namespace returned other data than its backing file holds"
+hn timeout 30 "$NVMEOE" disconnect "$CTRL" >/dev/null || fail "disconnect failed"
+netns_wait_gone "$AGENT_PID" 100 || fail "agent $AGENT_PID still running 10 s after disconnect"
+[ ! -e "$NETNS_TMP/ro" ] || fail "mountpoint $NETNS_TMP/ro not removed after disconnect"
 nothing_left
 stop_target
 pass

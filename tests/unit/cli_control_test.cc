@@ -194,6 +194,22 @@ class AgentServerTest : public testing::Test {
   bool disconnect_requested_ = false;
 };
 
+TEST(ControllerModelTest, CarriesTheFrontendAndItsNodes) {
+  FakeController fake;
+  ControllerModel m = controller_model(fake, "nvmeoe0", 1, 0x88b5);
+  EXPECT_EQ(m.frontend, "none");
+  ASSERT_EQ(m.namespaces.size(), 1u);
+  EXPECT_EQ(m.namespaces[0].node, "");
+  FrontendSummary fuse{"fuse", {{m.namespaces[0].nsid, "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1"}, {99, "/elsewhere"}}};
+  m = controller_model(fake, "nvmeoe0", 1, 0x88b5, fuse);
+  EXPECT_EQ(m.frontend, "fuse");
+  EXPECT_EQ(m.namespaces[0].node, "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1");
+  // The model travels as the info reply: both survive the JSON round trip.
+  ControllerModel back = nlohmann::json(m).get<ControllerModel>();
+  EXPECT_EQ(back.frontend, "fuse");
+  EXPECT_EQ(back.namespaces[0].node, "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1");
+}
+
 TEST_F(AgentServerTest, InfoDescribesTheController) {
   auto r = control_call(*client_, ControlRequest{ControlOp::kInfo});
   ASSERT_TRUE(r) << r.status().message();
