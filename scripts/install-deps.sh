@@ -11,6 +11,7 @@ PACKAGES=(
   iproute2 tcpdump tshark                             # namespaces/veth, captures, dissector tests
   util-linux e2fsprogs procps psmisc xxd jq           # test tooling (setpriv, losetup, mkfs, pgrep, jq)
   fio python3                                         # FUSE frontend tests (io_uring verify, fsync)
+  qemu-system-x86 busybox-static cpio xz-utils file   # ublk VM test (tests/vm, e2e_ublk_vm.sh)
 )
 
 missing=()
