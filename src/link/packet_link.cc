@@ -30,7 +30,7 @@ namespace {
 // lost: 16 MiB is ~10k slots at MTU 1500 (~1.8k at MTU 9000), 16 MiB of frames, room for the data of
 // sixteen 1 MiB reads in flight. A bigger ring costs on every frame: the reader walks it in order,
 // so each slot header it reads is a cache and TLB miss once the ring outgrows the TLB's reach (with
-// 64 MiB, receive() was ~11% of the host's CPU time at 128 KiB reads, ~3-4% with 16 MiB), and
+// 64 MiB, receive() was ~11% of the host's CPU time at 128 KiB reads, ~4% with 16 MiB), and
 // MAP_POPULATE clears all of it at open. Slots never straddle a block; blocks are a multiple of the
 // page size and large enough that the slack at their ends is small.
 constexpr size_t kRingBytes = size_t(16) << 20;
