@@ -11,10 +11,11 @@
 #     --target-args "..."   extra nvmeoe-target options (e.g. --poll-us 50)
 #     --build DIR        where bin/nvmeoe and bin/nvmeoe-target are (default build)
 #     --repeat N         run perf N times against the same target (default 1)
+#     --backing SPEC     what the target serves instead of the 2 GiB /dev/shm file (e.g. mem:2G)
 # Prints perf's JSON per run, the link counters (frames each way) and the target's log tail.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-MTU=1500 W=randread BS=4096 QD=1 BYTES=64M T=20 TTOOL="" HTOOL="" TARGS="" BUILD=$REPO/build REPEAT=1
+MTU=1500 W=randread BS=4096 QD=1 BYTES=64M T=20 TTOOL="" HTOOL="" TARGS="" BUILD=$REPO/build REPEAT=1 BACKING=
 while (($#)); do
   case $1 in
     --mtu) MTU=$2; shift 2 ;;
@@ -28,6 +29,7 @@ while (($#)); do
     --target-args) TARGS=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
+    --backing) BACKING=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +45,11 @@ netns_init prof
 FILE=/dev/shm/nvmeoe-prof-$$.img
 netns_on_cleanup "rm -f $FILE"
 # A real 2 GiB file (written, not sparse), so reads copy real pages.
-dd if=/dev/zero of="$FILE" bs=1M count=2048 status=none
+if [ -n "$BACKING" ]; then
+  FILE=$BACKING
+else
+  dd if=/dev/zero of="$FILE" bs=1M count=2048 status=none
+fi
 netns_create "$MTU"
 NQN=nqn.2026-01.io.nvmeoe:prof
 LOG=$NETNS_TMP/target.log
