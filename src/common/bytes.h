@@ -2,6 +2,7 @@
 // never memcpy'd; every field goes through these.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,11 +14,15 @@ inline void put_le16(uint8_t* p, uint16_t v) {
   p[0] = uint8_t(v);
   p[1] = uint8_t(v >> 8);
 }
+// The 32- and 64-bit helpers are one unaligned load or store on a little-endian machine (the
+// byte-at-a-time loops they replace cost ~30 instructions each on the frame decode path).
 inline void put_le32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+  std::memcpy(p, &v, 4);
 }
 inline void put_le64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
 }
 inline void put_be16(uint8_t* p, uint16_t v) {
   p[0] = uint8_t(v >> 8);
@@ -27,13 +32,15 @@ inline void put_be16(uint8_t* p, uint16_t v) {
 inline uint8_t get_u8(const uint8_t* p) { return p[0]; }
 inline uint16_t get_le16(const uint8_t* p) { return uint16_t(p[0] | (uint16_t(p[1]) << 8)); }
 inline uint32_t get_le32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
   return v;
 }
 inline uint64_t get_le64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return v;
 }
 inline uint16_t get_be16(const uint8_t* p) { return uint16_t((uint16_t(p[0]) << 8) | p[1]); }

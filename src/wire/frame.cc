@@ -76,8 +76,9 @@ DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Fra
   if (flags & frame_flag::kDataDigest) {
     if (crc32c(payload, length) != get_le32(payload + length)) return DecodeError::kDataDigest;
   }
-  out->dst = MacAddress::from_bytes(p);
-  out->src = MacAddress::from_bytes(p + 6);
+  // One 12-byte copy for both addresses (from_bytes copies byte by byte).
+  std::memcpy(out->dst.b.data(), p, 6);
+  std::memcpy(out->src.b.data(), p + 6, 6);
   FrameHeader& fh = out->h;
   fh.kind = FrameKind(kind);
   fh.flags = flags;

@@ -33,6 +33,27 @@ std::vector<uint8_t> sample_frame(uint8_t flags, size_t payload_len = 100) {
   return build_frame(kB, kA, kDefaultEtherType, h, payload);
 }
 
+TEST(Bytes, LittleEndianHelpersAtEveryAlignment) {
+  // The wire is little-endian whatever the machine; the helpers read and write unaligned fields.
+  uint8_t buf[24];
+  for (size_t off = 0; off < 8; ++off) {
+    std::memset(buf, 0xee, sizeof buf);
+    put_le32(buf + off, 0x04030201u);
+    EXPECT_EQ(buf[off], 0x01);
+    EXPECT_EQ(buf[off + 3], 0x04);
+    EXPECT_EQ(buf[off + 4], 0xee);
+    EXPECT_EQ(get_le32(buf + off), 0x04030201u);
+    put_le64(buf + off, 0x0807060504030201ull);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(buf[off + size_t(i)], uint8_t(i + 1));
+    EXPECT_EQ(buf[off + 8], 0xee);
+    EXPECT_EQ(get_le64(buf + off), 0x0807060504030201ull);
+    EXPECT_EQ(get_le32(buf + off + 4), 0x08070605u);
+  }
+  const uint8_t high[8] = {0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8};
+  EXPECT_EQ(get_le32(high), 0xfcfdfeffu);
+  EXPECT_EQ(get_le64(high), 0xf8f9fafbfcfdfeffull);
+}
+
 TEST(Crc32c, KnownVectorsAndPortableAgree) {
   const char* s = "123456789";
   EXPECT_EQ(crc32c(reinterpret_cast<const uint8_t*>(s), 9), 0xE3069283u);
