@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "link/link.h"
 #include "nvme/spec.h"
+#include "target/control_server.h"
 #include "target/core.h"
 #include "target/target.h"
 #include "wire/frame.h"
@@ -193,8 +194,13 @@ int serve(const Args& a) {
     LOG_INFO("allowed hosts: %s", hosts.c_str());
   }
 
+  // Statistics for `nvmeoe target-stats`; the target serves without them if the socket fails.
+  auto control = TargetControlServer::start(target_socket_path(lock_path), {{a.iface + " " + a.nqn, &transport}});
+  if (!control) LOG_WARN("no statistics socket: %s", control.status().message().c_str());
+
   Status s = transport.run();
   g_transport.store(nullptr);
+  if (control) control->reset();
   lock.release(true);
   if (!s) {
     LOG_ERROR("%s", s.message().c_str());

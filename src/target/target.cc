@@ -5,8 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <tuple>
 #include <vector>
 
@@ -39,6 +41,7 @@ struct Slot {
   size_t buf_cap = 0;
   Request req;
   Queue* queue = nullptr;
+  Clock::time_point received_at;  // the command's first frame, for the service time
 };
 
 struct Queue {
@@ -55,6 +58,8 @@ struct Queue {
   bool dead = false;
   size_t executing = 0;
   TargetTransport::Impl* impl = nullptr;
+  TargetQueueCounters counters;
+  LatencyHistogram service;  // command received to response sent
 
   uint8_t frame_flags() const {
     return uint8_t(((digests & digest_bits::kHeader) ? frame_flag::kHeaderDigest : 0) |
@@ -87,6 +92,14 @@ struct TargetTransport::Impl {
   std::vector<pollfd> poll_fds;  // link, stop eventfd, backend eventfds
   Clock::time_point terminate_window;
   int terminate_budget = kTerminateRepliesPerSecond;
+  // Snapshots for other threads (snapshot()): a request flag and a wake-up through stop_fd; the
+  // loop answers between turns under snap_mu.
+  mutable std::mutex snap_mu;
+  mutable std::condition_variable snap_cv;
+  mutable std::atomic<bool> snap_requested{false};
+  bool running = false;            // guarded by snap_mu
+  uint64_t snap_wanted = 0, snap_done = 0;  // guarded by snap_mu
+  TargetSnapshot snap;                      // guarded by snap_mu
 
   Impl(TargetCore* c, Link* l, TargetOptions o) : core(c), link(l), options(o) {
     mac = link->local_mac();
@@ -259,6 +272,7 @@ struct TargetTransport::Impl {
     if (((q->digests & digest_bits::kHeader) && !(f.h.flags & frame_flag::kHeaderDigest)) ||
         ((q->digests & digest_bits::kData) && !(f.h.flags & frame_flag::kDataDigest))) {
       ++st.digest_errors;
+      ++q->counters.digest_errors;
       return nullptr;
     }
     return q;
@@ -361,6 +375,7 @@ struct TargetTransport::Impl {
     if (s.gen_valid && f.h.gen == s.gen) {
       // A retransmitted command: answer with where it stands, never run it twice.
       ++st.duplicates;
+      ++q->counters.duplicates;
       if (s.state == Slot::State::kDone) {
         send_result(*q, s);
       } else if (s.state == Slot::State::kReceiving) {
@@ -373,17 +388,27 @@ struct TargetTransport::Impl {
     }
     if (s.gen_valid && int32_t(f.h.gen - s.gen) < 0) {
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     if (s.state == Slot::State::kExecuting) {
       // The host gave up on the previous command in this slot while it still runs; the new one
       // waits for its retransmission so the two never overlap.
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     s.gen = f.h.gen;
     s.gen_valid = true;
+    s.received_at = Clock::now();
     ++st.commands;
+    ++q->counters.commands;
+    if (q->qid != 0 && sqe.opcode == io_opcode::kRead)
+      ++q->counters.reads;
+    else if (q->qid != 0 && sqe.opcode == io_opcode::kWrite)
+      ++q->counters.writes;
+    else
+      ++q->counters.other;
     if (!sgl_valid(sqe)) return finish_early(*q, s, sqe, sc::kSglInvalidDescriptorType | sc::kDnr);
     uint32_t total = sgl_length(sqe);
     DataDirection dir = data_direction(sqe);
@@ -433,6 +458,7 @@ struct TargetTransport::Impl {
     s.req.cqe.sq_id = q.qid;
     s.req.cqe.status = status;
     s.state = Slot::State::kDone;
+    q.service.record(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count()));
     send_response(q, s);
   }
 
@@ -459,6 +485,7 @@ struct TargetTransport::Impl {
     Slot& s = q->slots[f.h.cid];
     if (!s.gen_valid || s.gen != f.h.gen || s.state != Slot::State::kReceiving) {
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     accept_data(*q, s, f.h.offset, f.payload);
@@ -477,6 +504,7 @@ struct TargetTransport::Impl {
     FrameHeader h = header_for(q, FrameKind::kRetransmitRequest);
     h.cid = s.req.sqe.cid;
     h.gen = s.gen;
+    ++q.counters.retransmit_requests;
     queue_owned(q.host, h, encode_retransmit_request(ranges));
   }
 
@@ -567,6 +595,9 @@ struct TargetTransport::Impl {
     req->cqe.sq_id = q.qid;
     if (req->data_len > s.total) req->data_len = s.total;
     if (q.dead) return;  // association gone: nobody to answer
+    if (s.dir == DataDirection::kHostToController) q.counters.bytes_in += s.total;
+    if (status_ok(req->cqe.status) && s.dir == DataDirection::kControllerToHost) q.counters.bytes_out += req->data_len;
+    q.service.record(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count()));
     if (req->connected) {
       q.ctrl = req->connected;
       if (q.qid) q.ctrl->connected_io_queues.insert(q.qid);
@@ -604,6 +635,48 @@ struct TargetTransport::Impl {
     flush_tx();
   }
 
+  // ---- statistics for other threads ----
+  TargetSnapshot build_snapshot() const {
+    TargetSnapshot out;
+    out.mac = mac.str();
+    out.totals = st;
+    out.queues.reserve(queues.size());
+    for (const auto& [key, qp] : queues) {
+      const Queue& q = *qp;
+      TargetQueueStats r;
+      r.host_mac = q.host.str();
+      r.qid = q.qid;
+      r.nonce = q.nonce;
+      r.size = q.size;
+      if (q.ctrl) {
+        r.cntlid = q.ctrl->cntlid();
+        r.hostnqn = q.ctrl->hostnqn();
+        if (q.ctrl->subsystem()) r.subnqn = q.ctrl->subsystem()->nqn;
+      }
+      for (const auto& s : q.slots)
+        if (s.state == Slot::State::kReceiving || s.state == Slot::State::kExecuting) ++r.in_flight;
+      r.counters = q.counters;
+      r.service_time = summarize(q.service);
+      out.queues.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  void answer_snapshot() {
+    if (!snap_requested.exchange(false)) return;
+    TargetSnapshot s = build_snapshot();
+    std::lock_guard<std::mutex> lock(snap_mu);
+    snap = std::move(s);
+    snap_done = snap_wanted;
+    snap_cv.notify_all();
+  }
+
+  void set_running(bool on) {
+    std::lock_guard<std::mutex> lock(snap_mu);
+    running = on;
+    snap_cv.notify_all();
+  }
+
   // One loop turn: wait (bounded), receive a batch, run completions, send.
   void turn(int timeout_ms) {
     // The descriptors are fixed while the target runs: built once, not on every turn.
@@ -632,6 +705,7 @@ struct TargetTransport::Impl {
       uint64_t v;
       (void)!read(stop_fd, &v, sizeof v);
     }
+    answer_snapshot();
     for (int i = 0; i < 16; ++i)
       if (!link->receive([&](std::span<const uint8_t> fr) { on_frame(fr); }, kRxBatch)) break;
     core->flush_backends();
@@ -653,10 +727,26 @@ void TargetTransport::request_stop() {
 
 TargetStats TargetTransport::stats() const { return impl_->st; }
 
+Result<TargetSnapshot> TargetTransport::snapshot(std::chrono::milliseconds timeout) const {
+  Impl& m = *impl_;
+  std::unique_lock<std::mutex> lock(m.snap_mu);
+  if (!m.running) return Status::error("the target transport is not running", ESRCH);
+  uint64_t want = ++m.snap_wanted;
+  m.snap_requested.store(true);
+  uint64_t one = 1;
+  (void)!write(m.stop_fd, &one, sizeof one);
+  if (!m.snap_cv.wait_for(lock, timeout, [&] { return m.snap_done >= want || !m.running; }))
+    return Status::error("the target transport did not answer within " + std::to_string(timeout.count()) + " ms",
+                         ETIMEDOUT);
+  if (m.snap_done < want) return Status::error("the target transport stopped", ESRCH);
+  return m.snap;
+}
+
 Status TargetTransport::run() {
   Impl& m = *impl_;
   if (m.stop_fd < 0) return Status::from_errno(errno, "eventfd");
   auto next_housekeeping = Clock::now();
+  m.set_running(true);
   while (!m.stop_requested.load()) {
     m.turn(int(kHousekeepingPeriod.count()));
     auto now = Clock::now();
@@ -675,6 +765,7 @@ Status TargetTransport::run() {
   m.core->flush_all([](void* arg) { *static_cast<bool*>(arg) = true; }, &flushed);
   while (!flushed && Clock::now() < deadline + std::chrono::seconds(5)) m.turn(10);
   m.terminate_all(TerminateReason::kTargetShutdown);
+  m.set_running(false);
   LOG_INFO("stopped%s", flushed ? "" : " (flush did not finish)");
   return flushed ? Status::ok() : Status::error("flush did not complete before shutdown timeout", EIO);
 }

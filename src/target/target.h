@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "common/status.h"
 #include "link/link.h"
 #include "target/core.h"
+#include "target/target_stats.h"
 
 namespace nvmeoe {
 
@@ -21,12 +23,6 @@ struct TargetOptions {
   bool allow_data_digest = true;
   uint32_t poll_us = 0;             // busy-poll this long before sleeping in poll()
   uint32_t shutdown_timeout_ms = 10000;  // waiting for in-flight I/O at stop
-};
-
-struct TargetStats {
-  uint64_t frames_in = 0, frames_out = 0, bad_frames = 0, unknown_association = 0;
-  uint64_t commands = 0, duplicates = 0, stale = 0, digest_errors = 0;
-  uint64_t associations = 0;  // queues currently associated
 };
 
 class TargetTransport {
@@ -42,6 +38,10 @@ class TargetTransport {
   // Async-signal-safe.
   void request_stop();
   TargetStats stats() const;
+  // Per-association statistics, taken by the transport thread between two loop turns: safe from
+  // any other thread while run() runs (it waits at most `timeout` for the next turn). Fails when
+  // the transport is not running.
+  Result<TargetSnapshot> snapshot(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
   const Link& link() const { return *link_; }
 
   struct Impl;
