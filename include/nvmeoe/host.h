@@ -78,6 +78,12 @@ struct QueueStats {
   uint64_t duplicates = 0;     // responses/data for commands already complete, ignored
   uint64_t digest_errors = 0;  // frames dropped for a digest mismatch (admin queue: all queues)
   double window = 0;           // commands allowed in flight (AIMD congestion window)
+  uint64_t reads = 0, writes = 0, other = 0;  // commands by kind (admin queue: all "other")
+  // Latency of the commands the target completed, dispatch to completion (retransmissions
+  // included), in microseconds, from a log-linear histogram (≤ 3% error).
+  uint64_t latency_count = 0;
+  double latency_mean_us = 0, latency_max_us = 0;
+  double latency_p50_us = 0, latency_p99_us = 0, latency_p999_us = 0;
 };
 
 struct DsmRange {

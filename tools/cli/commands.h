@@ -15,6 +15,8 @@ Subcommand add_disconnect_all_command(CLI::App& parent);    // list_cmd.cc
 std::vector<Subcommand> add_io_commands(CLI::App& parent);  // io_cmd.cc: read, write, flush, write-zeroes, dsm
 Subcommand add_perf_command(CLI::App& parent);              // perf_cmd.cc
 Subcommand add_version_command(CLI::App& parent);           // connect_cmd.cc
+Subcommand add_stats_command(CLI::App& parent);             // stats_cmd.cc
+Subcommand add_target_stats_command(CLI::App& parent);      // stats_cmd.cc
 
 // The version line, as `nvme version` prints it ("nvmeoe version 0.1.0").
 const char* version_string();
