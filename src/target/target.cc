@@ -663,7 +663,7 @@ struct TargetTransport::Impl {
   }
 
   void answer_snapshot() {
-    if (!snap_requested.exchange(false)) return;
+    if (!snap_requested.load(std::memory_order_relaxed) || !snap_requested.exchange(false)) return;
     TargetSnapshot s = build_snapshot();
     std::lock_guard<std::mutex> lock(snap_mu);
     snap = std::move(s);

@@ -120,9 +120,31 @@ ts -2 -Y 'nvmeoe.kind == 3 && nvmeoe.response_in' -T fields -e nvmeoe.response_i
 
 step "no malformed packets, no Lua errors"
 full=$(ts -2 -V)
-echo "$full" | grep -qiE 'malformed|lua error|dissector error|dissector could not' &&
+grep -qiE 'malformed|lua error|dissector error|dissector could not' <<<"$full" &&
   fail "tshark -V reports a problem: $(echo "$full" | grep -iE 'malformed|lua error|dissector' | head -5)"
 grep -qiE 'lua|error' "$NETNS_TMP/tshark.err" && fail "tshark reported errors: $(cat "$NETNS_TMP/tshark.err")"
 ts >"$NETNS_TMP/summary.txt"
 sed -n '1,12p;/Retransmit Request/p;/Discover/p;/Terminate/p' "$NETNS_TMP/summary.txt"
+
+step "garbage, truncated and oversized frames: expert info, never a Lua error"
+CAPTURE_PIDS=()
+start_capture "$NS_T" "$VETH_T" "$NETNS_TMP/junk.pcap"
+sleep 0.5
+for mode in random truncated huge-length bad-version; do
+  in_h timeout 20 "$RAWSEND" --iface "$VETH_H" --dst "$MAC_T" --mode "$mode" --count 150 --pps 1000 --seed 7 >/dev/null ||
+    fail "nvmeoe-rawsend --mode $mode failed"
+done
+sleep 1
+kill -INT "${CAPTURE_PIDS[0]}"
+wait "${CAPTURE_PIDS[0]}" || true
+PCAP="$NETNS_TMP/junk.pcap"
+junk=$(ts -V)
+frames=$(grep -c '^Frame ' <<<"$junk" || true)
+echo "    $frames frames"
+((frames >= 200)) || fail "too few junk frames captured: $frames"
+grep -qiE 'lua error|dissector error|dissector could not' <<<"$junk" &&
+  fail "the dissector failed on junk: $(echo "$junk" | grep -iE 'lua error|dissector' | head -3)"
+grep -qE 'Expert Info \(Error/Malformed\): (Header says|Frame has)' <<<"$junk" || fail "no truncation expert info on junk"
+grep -qE 'Version [0-9]+ \(v1 peers drop it\)' <<<"$junk" || fail "no version expert info on junk"
+grep -qiE 'lua|error' "$NETNS_TMP/tshark.err" && fail "tshark reported errors: $(cat "$NETNS_TMP/tshark.err")"
 pass

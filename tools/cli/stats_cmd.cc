@@ -63,7 +63,7 @@ int watch_loop(const StatsArgs& a, SampleFn sample, PrintFn print) {
 int sample_host(const StatsArgs& a, std::vector<ControllerModel>* out) {
   std::vector<std::string> names;
   if (!a.name.empty())
-    names.push_back(a.name);
+    names.push_back(a.name);  // run_stats reduced a namespace name to its controller
   else
     names = list_controller_names();
   for (const auto& name : names) {
@@ -91,7 +91,7 @@ int sample_host(const StatsArgs& a, std::vector<ControllerModel>* out) {
   return 0;
 }
 
-int run_stats(const StatsArgs& a) {
+int run_stats(StatsArgs a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
   if (!a.name.empty()) {
     auto node = parse_node_name(a.name);
@@ -99,6 +99,7 @@ int run_stats(const StatsArgs& a) {
       std::fprintf(stderr, "%s\n", node.status().message().c_str());
       return 1;
     }
+    a.name = node->controller;  // nvmeoe0n1 means its controller
   }
   using Sample = std::vector<ControllerModel>;
   bool lines = a.watch > 0;  // JSON lines while watching, one indented document otherwise
@@ -205,7 +206,7 @@ void add_watch_options(CLI::App* app, StatsArgs* a) {
 Subcommand add_stats_command(CLI::App& parent) {
   auto a = std::make_shared<StatsArgs>();
   CLI::App* app = parent.add_subcommand("stats", "Per-queue statistics of connected controllers");
-  app->add_option("name", a->name, "Controller (nvmeoe0); default: all")->check(node_name_validator());
+  app->add_option("name", a->name, "Controller (nvmeoe0, or one of its namespaces); default: all")->check(node_name_validator());
   add_watch_options(app, a.get());
   app->footer(
       "Examples:\n"
