@@ -191,10 +191,12 @@ int run_target_stats(const StatsArgs& a) {
 }
 
 void add_watch_options(CLI::App* app, StatsArgs* a) {
-  app->add_option("--watch", a->watch, "Redraw every SECONDS, showing rates per second since the last sample")
-      ->check(CLI::Range(0.1, 86400.0));
+  CLI::Option* watch =
+      app->add_option("--watch", a->watch, "Redraw every SECONDS, showing rates per second since the last sample")
+          ->check(CLI::Range(0.1, 86400.0));
   app->add_option("--count", a->count, "With --watch: stop after N samples (default: until Ctrl-C)")
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(1, 1000000))
+      ->needs(watch);
   app->add_option("-o,--output-format", a->output_format, "Output format: normal or json (one line per sample with --watch)")
       ->check(CLI::IsMember({"normal", "json"}))
       ->capture_default_str();
