@@ -89,6 +89,10 @@ done
 ts -Y 'nvmeoe.sqe.opcode_name == "Read"' -T fields -e nvmeoe.sqe.slba -e nvmeoe.sqe.nsid -e nvmeoe.sqe.sgl.length |
   grep -qP '^64\t1\t65536$' || fail "Read SQE fields (slba 64, nsid 1, SGL length 65536) not decoded"
 ts -Y 'nvmeoe.kind == 4' -T fields -e nvmeoe.cqe.status_name | grep -qx Success || fail "no Success status"
+cids=$(ts -Y 'nvmeoe.kind == 3 && !nvmeoe.hdgst.ok == 0' -T fields -e nvmeoe.cid -e nvmeoe.sqe.cid | awk '$1 != $2' | wc -l)
+[ "$cids" = 0 ] || fail "$cids Commands whose header CID differs from the SQE CID"
+cids=$(ts -Y 'nvmeoe.kind == 4' -T fields -e nvmeoe.cid -e nvmeoe.cqe.cid | awk '$1 != $2' | wc -l)
+[ "$cids" = 0 ] || fail "$cids Responses whose header CID differs from the CQE CID"
 ts -Y 'nvmeoe.connect_data.subnqn' -T fields -e nvmeoe.connect_data.subnqn | grep -qx "$NQN" ||
   fail "Connect data does not show the subsystem NQN"
 ts -Y 'nvmeoe.connect_data.hostnqn' -T fields -e nvmeoe.connect_data.hostnqn | grep -q '^nqn\.' ||
