@@ -35,10 +35,14 @@ enum class Mode {
 };
 
 const std::map<std::string, Mode> kModes = {
-    {"random", Mode::kRandom},          {"truncated", Mode::kTruncated},
-    {"huge-length", Mode::kHugeLength}, {"unknown-association", Mode::kUnknownAssociation},
-    {"bad-version", Mode::kBadVersion}, {"wrong-ethertype", Mode::kWrongEtherType},
-    {"discover", Mode::kDiscover},      {"bad-digest", Mode::kBadDigest},
+    {"random", Mode::kRandom},
+    {"truncated", Mode::kTruncated},
+    {"huge-length", Mode::kHugeLength},
+    {"unknown-association", Mode::kUnknownAssociation},
+    {"bad-version", Mode::kBadVersion},
+    {"wrong-ethertype", Mode::kWrongEtherType},
+    {"discover", Mode::kDiscover},
+    {"bad-digest", Mode::kBadDigest},
     {"retransmit-request", Mode::kRetransmitRequest},
 };
 
@@ -328,7 +332,8 @@ int run(int argc, char** argv) {
   app.add_option("--iface", iface, "interface to send on")->required();
   app.add_option("--dst", dst_text, "destination MAC (the target's)")->required();
   app.add_option("--ethertype", ethertype_text, "EtherType the target listens on")->capture_default_str();
-  app.add_option("--mode", mode_text, "random|truncated|huge-length|unknown-association|bad-version|wrong-ethertype|discover|bad-digest|"
+  app.add_option("--mode", mode_text,
+                 "random|truncated|huge-length|unknown-association|bad-version|wrong-ethertype|discover|bad-digest|"
                  "retransmit-request")
       ->required()
       ->check(CLI::IsMember(kModes));

@@ -16,8 +16,8 @@ namespace nvmeoe {
 
 class LatencyHistogram {
  public:
-  static constexpr int kUnitShift = 4;      // bucket resolution below 1 µs: 16 ns
-  static constexpr int kSubBits = 5;        // 32 sub-buckets per power of two
+  static constexpr int kUnitShift = 4;  // bucket resolution below 1 µs: 16 ns
+  static constexpr int kSubBits = 5;    // 32 sub-buckets per power of two
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kLinear = 2 * kSub;  // units 0..63 map one to one
   static constexpr int kMaxUnitBits = 32;   // 2^32 units of 16 ns = 68.7 s

@@ -97,7 +97,7 @@ struct TargetTransport::Impl {
   mutable std::mutex snap_mu;
   mutable std::condition_variable snap_cv;
   mutable std::atomic<bool> snap_requested{false};
-  bool running = false;            // guarded by snap_mu
+  bool running = false;                     // guarded by snap_mu
   uint64_t snap_wanted = 0, snap_done = 0;  // guarded by snap_mu
   TargetSnapshot snap;                      // guarded by snap_mu
 
@@ -448,6 +448,12 @@ struct TargetTransport::Impl {
     }
   }
 
+  // Service time: from the command's first frame to its response, for commands that complete.
+  static void record_service_time(Queue& q, const Slot& s) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count();
+    q.service.record(uint64_t(ns));
+  }
+
   // Completes a command the transport refuses before the core sees it.
   // `ipo`: for Connect Invalid Parameters, the offset of the bad field in the SQE (IATTR 0).
   void finish_early(Queue& q, Slot& s, const Sqe& sqe, NvmeStatus status, uint16_t ipo = 0) {
@@ -458,7 +464,7 @@ struct TargetTransport::Impl {
     s.req.cqe.sq_id = q.qid;
     s.req.cqe.status = status;
     s.state = Slot::State::kDone;
-    q.service.record(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count()));
+    record_service_time(q, s);
     send_response(q, s);
   }
 
@@ -597,7 +603,7 @@ struct TargetTransport::Impl {
     if (q.dead) return;  // association gone: nobody to answer
     if (s.dir == DataDirection::kHostToController) q.counters.bytes_in += s.total;
     if (status_ok(req->cqe.status) && s.dir == DataDirection::kControllerToHost) q.counters.bytes_out += req->data_len;
-    q.service.record(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count()));
+    record_service_time(q, s);
     if (req->connected) {
       q.ctrl = req->connected;
       if (q.qid) q.ctrl->connected_io_queues.insert(q.qid);

@@ -143,8 +143,7 @@ Result<TargetProcessStats> query_target(const std::string& path) {
   s.set_timeout(kStatsTimeout);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED)
-      return Status::error("no nvmeoe-target is listening on " + path, ENODEV);
+    if (err == ENOENT || err == ECONNREFUSED) return Status::error("no nvmeoe-target is listening on " + path, ENODEV);
     return Status::from_errno(err, "connecting to " + path);
   }
   NVMEOE_RETURN_IF_ERROR(s.write_all(std::string("{\"op\":\"stats\"}\n")));
@@ -197,7 +196,8 @@ void add_watch_options(CLI::App* app, StatsArgs* a) {
   app->add_option("--count", a->count, "With --watch: stop after N samples (default: until Ctrl-C)")
       ->check(CLI::Range(1, 1000000))
       ->needs(watch);
-  app->add_option("-o,--output-format", a->output_format, "Output format: normal or json (one line per sample with --watch)")
+  app->add_option("-o,--output-format", a->output_format,
+                  "Output format: normal or json (one line per sample with --watch)")
       ->check(CLI::IsMember({"normal", "json"}))
       ->capture_default_str();
   add_log_options(*app, &a->log);
@@ -208,7 +208,8 @@ void add_watch_options(CLI::App* app, StatsArgs* a) {
 Subcommand add_stats_command(CLI::App& parent) {
   auto a = std::make_shared<StatsArgs>();
   CLI::App* app = parent.add_subcommand("stats", "Per-queue statistics of connected controllers");
-  app->add_option("name", a->name, "Controller (nvmeoe0, or one of its namespaces); default: all")->check(node_name_validator());
+  app->add_option("name", a->name, "Controller (nvmeoe0, or one of its namespaces); default: all")
+      ->check(node_name_validator());
   add_watch_options(app, a.get());
   app->footer(
       "Examples:\n"
@@ -220,8 +221,10 @@ Subcommand add_stats_command(CLI::App& parent) {
 
 Subcommand add_target_stats_command(CLI::App& parent) {
   auto a = std::make_shared<StatsArgs>();
-  CLI::App* app = parent.add_subcommand("target-stats", "Per-association statistics of running nvmeoe-target processes");
-  app->add_option("--socket", a->socket, "A target's control socket; default: every target-*.sock in the run directory");
+  CLI::App* app =
+      parent.add_subcommand("target-stats", "Per-association statistics of running nvmeoe-target processes");
+  app->add_option("--socket", a->socket,
+                  "A target's control socket; default: every target-*.sock in the run directory");
   add_watch_options(app, a.get());
   app->footer(
       "Examples:\n"

@@ -63,13 +63,17 @@ struct HostCounter {
   const char* key;
   uint64_t QueueModel::*field;
 };
-constexpr HostCounter kHostCounters[] = {
-    {"commands", &QueueModel::commands},       {"reads", &QueueModel::reads},
-    {"writes", &QueueModel::writes},           {"other", &QueueModel::other},
-    {"bytes_read", &QueueModel::bytes_read},   {"bytes_written", &QueueModel::bytes_written},
-    {"retransmits", &QueueModel::retransmits}, {"timeouts", &QueueModel::timeouts},
-    {"errors", &QueueModel::errors},           {"duplicates", &QueueModel::duplicates},
-    {"digest_errors", &QueueModel::digest_errors}};
+constexpr HostCounter kHostCounters[] = {{"commands", &QueueModel::commands},
+                                         {"reads", &QueueModel::reads},
+                                         {"writes", &QueueModel::writes},
+                                         {"other", &QueueModel::other},
+                                         {"bytes_read", &QueueModel::bytes_read},
+                                         {"bytes_written", &QueueModel::bytes_written},
+                                         {"retransmits", &QueueModel::retransmits},
+                                         {"timeouts", &QueueModel::timeouts},
+                                         {"errors", &QueueModel::errors},
+                                         {"duplicates", &QueueModel::duplicates},
+                                         {"digest_errors", &QueueModel::digest_errors}};
 
 struct TargetCounter {
   const char* key;
@@ -113,10 +117,9 @@ std::string format_host_stats(const std::vector<ControllerModel>& now, const std
       std::string fmt = std::string("%-4u ") + num + " " + num + " " + num +
                         " %10.2f %10.2f %8llu %8.0f %8.0f %8.0f %8.0f %10.1f %10.1f %10.1f\n";
       appendf(&out, fmt.c_str(), q.qid, v(&QueueModel::commands), v(&QueueModel::reads), v(&QueueModel::writes),
-              v(&QueueModel::bytes_read) / kMiB, v(&QueueModel::bytes_written) / kMiB,
-              (unsigned long long)q.in_flight, v(&QueueModel::retransmits), v(&QueueModel::timeouts),
-              v(&QueueModel::duplicates), v(&QueueModel::digest_errors), q.latency_p50_us, q.latency_p99_us,
-              q.latency_p999_us);
+              v(&QueueModel::bytes_read) / kMiB, v(&QueueModel::bytes_written) / kMiB, (unsigned long long)q.in_flight,
+              v(&QueueModel::retransmits), v(&QueueModel::timeouts), v(&QueueModel::duplicates),
+              v(&QueueModel::digest_errors), q.latency_p50_us, q.latency_p99_us, q.latency_p999_us);
     }
     out += "\n";
   }
@@ -128,9 +131,9 @@ ordered_json host_stats_json(const std::vector<ControllerModel>& now, const std:
   ordered_json controllers = ordered_json::array();
   for (const auto& c : now) {
     const ControllerModel* pc = find_controller(prev, c.name);
-    ordered_json jc = {{"name", c.name},       {"subnqn", c.subnqn}, {"target_mac", c.target_mac},
-                       {"iface", c.iface},     {"hostnqn", c.hostnqn}, {"cntlid", c.cntlid},
-                       {"state", c.state},     {"reconnects", c.reconnects}};
+    ordered_json jc = {{"name", c.name},   {"subnqn", c.subnqn},        {"target_mac", c.target_mac},
+                       {"iface", c.iface}, {"hostnqn", c.hostnqn},      {"cntlid", c.cntlid},
+                       {"state", c.state}, {"reconnects", c.reconnects}};
     ordered_json queues = ordered_json::array();
     for (const auto& q : c.queues) {
       ordered_json jq = {{"qid", q.qid}, {"size", q.size}};
@@ -144,7 +147,8 @@ ordered_json host_stats_json(const std::vector<ControllerModel>& now, const std:
       jq["latency_p999_us"] = q.latency_p999_us;
       if (const QueueModel* pq = find_queue(pc, q.qid); pq && interval_s > 0) {
         ordered_json r;
-        for (const auto& k : kHostCounters) r[std::string(k.key) + "_per_s"] = shown(q.*k.field, &(pq->*k.field), interval_s);
+        for (const auto& k : kHostCounters)
+          r[std::string(k.key) + "_per_s"] = shown(q.*k.field, &(pq->*k.field), interval_s);
         jq["rates"] = std::move(r);
       }
       queues.push_back(std::move(jq));
@@ -158,8 +162,8 @@ ordered_json host_stats_json(const std::vector<ControllerModel>& now, const std:
   return j;
 }
 
-std::string format_target_stats(const std::vector<TargetProcessStats>& now,
-                                const std::vector<TargetProcessStats>* prev, double interval_s) {
+std::string format_target_stats(const std::vector<TargetProcessStats>& now, const std::vector<TargetProcessStats>* prev,
+                                double interval_s) {
   std::string out;
   if (now.empty()) return "No running nvmeoe-target with a control socket.\n";
   bool rates = prev && interval_s > 0;
@@ -167,14 +171,13 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now,
     for (const auto& t : p.targets) {
       const TargetStats& s = t.totals;
       appendf(&out, "%s (%s, pid %d): %llu associations, frames in %llu out %llu, bad %llu, digest errors %llu\n",
-              t.name.c_str(), t.mac.c_str(), p.pid, (unsigned long long)s.associations,
-              (unsigned long long)s.frames_in, (unsigned long long)s.frames_out, (unsigned long long)s.bad_frames,
-              (unsigned long long)s.digest_errors);
+              t.name.c_str(), t.mac.c_str(), p.pid, (unsigned long long)s.associations, (unsigned long long)s.frames_in,
+              (unsigned long long)s.frames_out, (unsigned long long)s.bad_frames, (unsigned long long)s.digest_errors);
       appendf(&out, "%-17s %6s %4s %10s %10s %10s %10s %10s %8s %8s %8s %8s %8s %10s %10s %10s\n", "host mac", "cntlid",
               "qid", rates ? "cmd/s" : "commands", rates ? "reads/s" : "reads", rates ? "writes/s" : "writes",
-              rates ? "MiB/s in" : "MiB in", rates ? "MiB/s out" : "MiB out", "inflight", rates ? "rtxrq/s" : "retx req",
-              rates ? "dup/s" : "dups", rates ? "stale/s" : "stale", rates ? "dgst/s" : "dgst err", "p50 us", "p99 us",
-              "p999 us");
+              rates ? "MiB/s in" : "MiB in", rates ? "MiB/s out" : "MiB out", "inflight",
+              rates ? "rtxrq/s" : "retx req", rates ? "dup/s" : "dups", rates ? "stale/s" : "stale",
+              rates ? "dgst/s" : "dgst err", "p50 us", "p99 us", "p999 us");
       for (const auto& q : t.queues) {
         const TargetQueueStats* pq = rates ? find_target_queue(prev, p.socket, t.name, q) : nullptr;
         auto v = [&](uint64_t TargetQueueCounters::*f) {
@@ -185,7 +188,8 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now,
           std::snprintf(cntlid, sizeof cntlid, "-");
         else
           std::snprintf(cntlid, sizeof cntlid, "%u", q.cntlid);
-        appendf(&out, "%-17s %6s %4u %10.0f %10.0f %10.0f %10.2f %10.2f %8llu %8.0f %8.0f %8.0f %8.0f %10.1f %10.1f %10.1f\n",
+        appendf(&out,
+                "%-17s %6s %4u %10.0f %10.0f %10.0f %10.2f %10.2f %8llu %8.0f %8.0f %8.0f %8.0f %10.1f %10.1f %10.1f\n",
                 q.host_mac.c_str(), cntlid, q.qid, v(&TargetQueueCounters::commands), v(&TargetQueueCounters::reads),
                 v(&TargetQueueCounters::writes), v(&TargetQueueCounters::bytes_in) / kMiB,
                 v(&TargetQueueCounters::bytes_out) / kMiB, (unsigned long long)q.in_flight,
@@ -199,8 +203,8 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now,
   return out;
 }
 
-ordered_json target_stats_json(const std::vector<TargetProcessStats>& now,
-                               const std::vector<TargetProcessStats>* prev, double interval_s) {
+ordered_json target_stats_json(const std::vector<TargetProcessStats>& now, const std::vector<TargetProcessStats>* prev,
+                               double interval_s) {
   ordered_json procs = ordered_json::array();
   for (const auto& p : now) {
     ordered_json targets = ordered_json::array();
@@ -214,7 +218,8 @@ ordered_json target_stats_json(const std::vector<TargetProcessStats>& now,
         if (pq && interval_s > 0) {
           ordered_json r;
           for (const auto& k : kTargetCounters)
-            r[std::string(k.key) + "_per_s"] = shown(t.queues[i].counters.*k.field, &(pq->counters.*k.field), interval_s);
+            r[std::string(k.key) + "_per_s"] =
+                shown(t.queues[i].counters.*k.field, &(pq->counters.*k.field), interval_s);
           jq["rates"] = std::move(r);
         }
         queues.push_back(std::move(jq));

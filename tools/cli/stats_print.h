@@ -28,8 +28,8 @@ std::string format_host_stats(const std::vector<ControllerModel>& now, const std
 nlohmann::ordered_json host_stats_json(const std::vector<ControllerModel>& now,
                                        const std::vector<ControllerModel>* prev, double interval_s);
 
-std::string format_target_stats(const std::vector<TargetProcessStats>& now,
-                                const std::vector<TargetProcessStats>* prev, double interval_s);
+std::string format_target_stats(const std::vector<TargetProcessStats>& now, const std::vector<TargetProcessStats>* prev,
+                                double interval_s);
 nlohmann::ordered_json target_stats_json(const std::vector<TargetProcessStats>& now,
                                          const std::vector<TargetProcessStats>* prev, double interval_s);
 
