@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nvmeoe {
@@ -84,6 +85,9 @@ struct QueueStats {
   uint64_t latency_count = 0;
   double latency_mean_us = 0, latency_max_us = 0;
   double latency_p50_us = 0, latency_p99_us = 0, latency_p999_us = 0;
+  // The histogram itself: (bucket, count) of its non-empty buckets, in the layout of
+  // src/common/histogram.h, so that two samples give the latency of the interval between them.
+  std::vector<std::pair<uint16_t, uint64_t>> latency_buckets;
 };
 
 struct DsmRange {

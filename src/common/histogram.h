@@ -11,6 +11,8 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace nvmeoe {
 
@@ -88,6 +90,18 @@ class LatencyHistogram {
   }
   uint64_t bucket_count(int i) const { return buckets_[i]; }
 
+  // Adds n values known only by their bucket (a histogram rebuilt from its buckets): the sum
+  // counts them at the bucket's middle, min and max widen to the bucket's bounds.
+  void add_to_bucket(int i, uint64_t n) {
+    if (i < 0 || i >= kBuckets || n == 0) return;
+    buckets_[i] += n;
+    count_ += n;
+    uint64_t low = bucket_low_ns(i), width = bucket_width_ns(i);
+    sum_ns_ += (low + width / 2) * n;
+    min_ns_ = std::min(min_ns_, low);
+    max_ns_ = std::max(max_ns_, low + width - 1);
+  }
+
  private:
   std::array<uint64_t, kBuckets> buckets_{};
   uint64_t count_ = 0, sum_ns_ = 0;
@@ -99,6 +113,30 @@ struct LatencySummary {
   uint64_t count = 0;
   double mean_us = 0, max_us = 0, p50_us = 0, p99_us = 0, p999_us = 0;
 };
+
+// The non-empty buckets of a histogram as (index, count), in index order: how stats reports carry
+// a histogram, so a reader can take the difference of two samples.
+using LatencyBuckets = std::vector<std::pair<uint16_t, uint64_t>>;
+
+inline LatencyBuckets to_buckets(const LatencyHistogram& h) {
+  LatencyBuckets out;
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i)
+    if (uint64_t n = h.bucket_count(i)) out.emplace_back(uint16_t(i), n);
+  return out;
+}
+
+// The values recorded between two samples of the same histogram (`before` may be empty). Buckets
+// that went down (the histogram was replaced) count as in `now`.
+inline LatencyHistogram bucket_difference(const LatencyBuckets& now, const LatencyBuckets& before) {
+  LatencyHistogram h;
+  size_t j = 0;
+  for (const auto& [i, n] : now) {
+    while (j < before.size() && before[j].first < i) ++j;
+    uint64_t old = j < before.size() && before[j].first == i ? before[j].second : 0;
+    h.add_to_bucket(i, n >= old ? n - old : n);
+  }
+  return h;
+}
 
 inline LatencySummary summarize(const LatencyHistogram& h) {
   LatencySummary s;

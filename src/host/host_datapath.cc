@@ -547,6 +547,7 @@ void HostControllerImpl::publish_stats() {
     qs.latency_p50_us = lat.p50_us;
     qs.latency_p99_us = lat.p99_us;
     qs.latency_p999_us = lat.p999_us;
+    qs.latency_buckets = to_buckets(qp->latency);
     if (qp->qid == 0) qs.digest_errors = digest_errors_;
     snap.push_back(qs);
   }

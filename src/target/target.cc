@@ -663,6 +663,7 @@ struct TargetTransport::Impl {
         if (s.state == Slot::State::kReceiving || s.state == Slot::State::kExecuting) ++r.in_flight;
       r.counters = q.counters;
       r.service_time = summarize(q.service);
+      r.service_buckets = to_buckets(q.service);
       out.queues.push_back(std::move(r));
     }
     return out;

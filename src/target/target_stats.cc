@@ -56,7 +56,8 @@ void to_json(json& j, const TargetSnapshot& s) {
                       {"service_max_us", q.service_time.max_us},
                       {"service_p50_us", q.service_time.p50_us},
                       {"service_p99_us", q.service_time.p99_us},
-                      {"service_p999_us", q.service_time.p999_us}});
+                      {"service_p999_us", q.service_time.p999_us},
+                      {"service_buckets", q.service_buckets}});
   }
   j["queues"] = std::move(queues);
 }
@@ -102,6 +103,7 @@ void from_json(const json& j, TargetSnapshot& s) {
     r.service_time.p50_us = get_or<double>(q, "service_p50_us", 0);
     r.service_time.p99_us = get_or<double>(q, "service_p99_us", 0);
     r.service_time.p999_us = get_or<double>(q, "service_p999_us", 0);
+    r.service_buckets = get_or<LatencyBuckets>(q, "service_buckets", {});
     s.queues.push_back(std::move(r));
   }
 }

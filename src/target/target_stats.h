@@ -32,7 +32,8 @@ struct TargetQueueStats {
   uint32_t nonce = 0;
   uint64_t in_flight = 0;  // commands receiving data or executing
   TargetQueueCounters counters;
-  LatencySummary service_time;  // command received to response sent, µs
+  LatencySummary service_time;     // command received to response sent, µs
+  LatencyBuckets service_buckets;  // the histogram behind it (histogram.h layout)
 };
 
 struct TargetSnapshot {

@@ -92,8 +92,9 @@ step "--watch 1 --count 2 prints two samples and ends"
 start=$SECONDS
 out=$(in_h timeout 20 "$NVMEOE" stats --watch 1 --count 2 -o json) || fail "nvmeoe stats --watch failed"
 [ "$(printf '%s\n' "$out" | wc -l)" = 2 ] || fail "expected 2 JSON lines, got: $out"
-printf '%s\n' "$out" | sed -n 2p | jq -e '.interval_s > 0.5 and (.controllers[0].queues[0].rates | has("commands_per_s"))' \
-  >/dev/null || fail "the second sample has no rates: $out"
+printf '%s\n' "$out" | sed -n 2p |
+  jq -e '.interval_s > 0.5 and (.controllers[0].queues[0].rates | has("commands_per_s") and has("latency_p99_us"))' \
+    >/dev/null || fail "the second sample has no rates: $out"
 out=$(in_h timeout 20 "$NVMEOE" stats --watch 1 --count 2) || fail "nvmeoe stats --watch (table) failed"
 [ "$(printf '%s\n' "$out" | grep -c "^$CTRL:")" = 2 ] || fail "expected 2 tables: $out"
 printf '%s\n' "$out" | grep -qE '^qid +cmd/s' || fail "the second table shows no rates: $out"

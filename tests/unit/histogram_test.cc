@@ -133,5 +133,30 @@ TEST(HistogramTest, ExtremesStayInRange) {
   EXPECT_DOUBLE_EQ(s.max_us, 120'000'000.0);
 }
 
+TEST(HistogramTest, BucketDifferenceGivesTheInterval) {
+  LatencyHistogram h;
+  for (int i = 0; i < 1000; ++i) h.record(50'000);  // 50 µs before the first sample
+  LatencyBuckets first = to_buckets(h);
+  ASSERT_EQ(first.size(), 1u);
+  for (int i = 0; i < 100; ++i) h.record(2'000'000);  // then 100 at 2 ms
+  LatencyBuckets second = to_buckets(h);
+  LatencyHistogram interval = bucket_difference(second, first);
+  EXPECT_EQ(interval.count(), 100u);
+  expect_close(interval.percentile(50), 2'000'000, "interval p50");
+  expect_close(interval.percentile(99.9), 2'000'000, "interval p999");
+  expect_close(uint64_t(interval.mean_ns()), 2'000'000, "interval mean");
+  // Against nothing, the whole histogram; a replaced histogram (counts went down) is taken as is.
+  EXPECT_EQ(bucket_difference(second, {}).count(), 1100u);
+  LatencyHistogram replaced;
+  for (int i = 0; i < 10; ++i) replaced.record(50'000);
+  EXPECT_EQ(bucket_difference(to_buckets(replaced), first).count(), 10u);
+  EXPECT_EQ(bucket_difference({}, second).count(), 0u);
+  LatencyHistogram rebuilt = bucket_difference(second, {});
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) EXPECT_EQ(rebuilt.bucket_count(i), h.bucket_count(i));
+  rebuilt.add_to_bucket(-1, 5);  // out of range: ignored
+  rebuilt.add_to_bucket(LatencyHistogram::kBuckets, 5);
+  EXPECT_EQ(rebuilt.count(), 1100u);
+}
+
 }  // namespace
 }  // namespace nvmeoe

@@ -244,7 +244,7 @@ TEST(StatsJsonTest, TargetSnapshotRoundTrip) {
   EXPECT_NE(err.status().message().find("boom"), std::string::npos);
 }
 
-cli::ControllerModel sample_controller(uint64_t commands, uint64_t bytes_read) {
+cli::ControllerModel sample_controller(uint64_t commands, uint64_t bytes_read, const LatencyHistogram& lat = {}) {
   cli::ControllerModel c;
   c.name = "nvmeoe0";
   c.subnqn = kNqn;
@@ -259,6 +259,7 @@ cli::ControllerModel sample_controller(uint64_t commands, uint64_t bytes_read) {
   q.latency_p50_us = 80;
   q.latency_p99_us = 200;
   q.latency_p999_us = 400;
+  q.latency_buckets = to_buckets(lat);
   c.queues.push_back(q);
   return c;
 }
@@ -282,8 +283,11 @@ TEST(StatsJsonTest, StatsReplyRoundTripWithoutNamespaces) {
 }
 
 TEST(StatsJsonTest, WatchSamplesBecomeRates) {
-  std::vector<cli::ControllerModel> before{sample_controller(100, 1 << 20)};
-  std::vector<cli::ControllerModel> after{sample_controller(300, 5 << 20)};
+  LatencyHistogram lat;
+  for (int i = 0; i < 100; ++i) lat.record(80'000);
+  std::vector<cli::ControllerModel> before{sample_controller(100, 1 << 20, lat)};
+  for (int i = 0; i < 200; ++i) lat.record(3'000'000);  // the interval's commands took 3 ms
+  std::vector<cli::ControllerModel> after{sample_controller(300, 5 << 20, lat)};
   auto totals = cli::host_stats_json(after, nullptr, 0);
   EXPECT_FALSE(totals.contains("interval_s"));
   EXPECT_FALSE(totals["controllers"][0]["queues"][0].contains("rates"));
@@ -291,9 +295,13 @@ TEST(StatsJsonTest, WatchSamplesBecomeRates) {
   EXPECT_EQ(rates["interval_s"], 2.0);
   EXPECT_EQ(rates["controllers"][0]["queues"][0]["rates"]["commands_per_s"], 100.0);
   EXPECT_EQ(rates["controllers"][0]["queues"][0]["rates"]["bytes_read_per_s"], double(2 << 20));
+  EXPECT_EQ(rates["controllers"][0]["queues"][0]["rates"]["latency_count"], 200u);
+  EXPECT_NEAR(rates["controllers"][0]["queues"][0]["rates"]["latency_p50_us"].get<double>(), 3000.0, 3000.0 * 0.02);
+  EXPECT_EQ(totals["controllers"][0]["queues"][0]["latency_p50_us"], 80.0);  // since connect, as reported
   std::string table = cli::format_host_stats(after, &before, 2.0);
   EXPECT_NE(table.find("cmd/s"), std::string::npos);
   EXPECT_NE(table.find("100.0"), std::string::npos);
+  EXPECT_NE(table.find(" 2981.9 "), std::string::npos) << table;  // the interval's p50 (3 ms), not 80
   std::string plain = cli::format_host_stats(after, nullptr, 0);
   EXPECT_NE(plain.find("totals since connect"), std::string::npos);
   EXPECT_NE(plain.find("300"), std::string::npos);

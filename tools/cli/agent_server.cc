@@ -63,6 +63,7 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
     qm.latency_p50_us = q.latency_p50_us;
     qm.latency_p99_us = q.latency_p99_us;
     qm.latency_p999_us = q.latency_p999_us;
+    qm.latency_buckets = q.latency_buckets;
     m.queues.push_back(qm);
   }
   return m;

@@ -26,7 +26,9 @@
 //   timeouts, errors, duplicates, digest_errors (admin queue: the whole controller's),
 //   latency_count, latency_mean_us, latency_max_us, latency_p50_us, latency_p99_us,
 //   latency_p999_us (dispatch to completion of the commands the target answered; percentiles
-//   from a log-linear histogram with at most 3% error; 0 when no command completed).
+//   from a log-linear histogram with at most 3% error; 0 when no command completed), and
+//   latency_buckets, the histogram's non-empty buckets as [[bucket, count], ...]
+//   (src/common/histogram.h), so two samples give the latency of the interval between them.
 // README.md ("Statistics") lists the same fields as `nvmeoe stats -o json` prints them.
 // Failures: {"error":"message"} for requests that never reached the controller (bad request, size
 // over the limit, unknown namespace), {"status":640,"status_name":"..."} when the NVMe command

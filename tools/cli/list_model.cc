@@ -72,7 +72,8 @@ void to_json(nlohmann::json& j, const QueueModel& m) {
        {"latency_max_us", m.latency_max_us},
        {"latency_p50_us", m.latency_p50_us},
        {"latency_p99_us", m.latency_p99_us},
-       {"latency_p999_us", m.latency_p999_us}};
+       {"latency_p999_us", m.latency_p999_us},
+       {"latency_buckets", m.latency_buckets}};
 }
 
 void from_json(const nlohmann::json& j, QueueModel& m) {
@@ -96,6 +97,7 @@ void from_json(const nlohmann::json& j, QueueModel& m) {
   m.latency_p50_us = j.value("latency_p50_us", 0.0);
   m.latency_p99_us = j.value("latency_p99_us", 0.0);
   m.latency_p999_us = j.value("latency_p999_us", 0.0);
+  m.latency_buckets = j.value("latency_buckets", std::vector<std::pair<uint16_t, uint64_t>>{});
 }
 
 void to_json(nlohmann::json& j, const ControllerModel& m) {

@@ -90,6 +90,36 @@ constexpr TargetCounter kTargetCounters[] = {{"commands", &TargetQueueCounters::
                                              {"stale", &TargetQueueCounters::stale},
                                              {"digest_errors", &TargetQueueCounters::digest_errors}};
 
+// The latency shown for a queue: since connect, or of the commands completed since the previous
+// sample when there is one.
+LatencySummary host_latency(const QueueModel& q, const QueueModel* prev) {
+  if (!prev) {
+    LatencySummary s;
+    s.count = q.latency_count;
+    s.mean_us = q.latency_mean_us;
+    s.max_us = q.latency_max_us;
+    s.p50_us = q.latency_p50_us;
+    s.p99_us = q.latency_p99_us;
+    s.p999_us = q.latency_p999_us;
+    return s;
+  }
+  return summarize(bucket_difference(q.latency_buckets, prev->latency_buckets));
+}
+
+LatencySummary target_latency(const TargetQueueStats& q, const TargetQueueStats* prev) {
+  if (!prev) return q.service_time;
+  return summarize(bucket_difference(q.service_buckets, prev->service_buckets));
+}
+
+void add_interval_latency(ordered_json* rates, const char* prefix, const LatencySummary& s) {
+  std::string p = prefix;
+  (*rates)[p + "_count"] = s.count;
+  (*rates)[p + "_mean_us"] = s.mean_us;
+  (*rates)[p + "_p50_us"] = s.p50_us;
+  (*rates)[p + "_p99_us"] = s.p99_us;
+  (*rates)[p + "_p999_us"] = s.p999_us;
+}
+
 }  // namespace
 
 std::string format_host_stats(const std::vector<ControllerModel>& now, const std::vector<ControllerModel>* prev,
@@ -114,12 +144,13 @@ std::string format_host_stats(const std::vector<ControllerModel>& now, const std
       const QueueModel* pq = rates ? find_queue(pc, q.qid) : nullptr;
       auto v = [&](uint64_t QueueModel::*f) { return shown(q.*f, pq ? &(pq->*f) : nullptr, interval_s); };
       const char* num = pq ? "%10.1f" : "%10.0f";
+      LatencySummary lat = host_latency(q, pq);
       std::string fmt = std::string("%-4u ") + num + " " + num + " " + num +
                         " %10.2f %10.2f %8llu %8.0f %8.0f %8.0f %8.0f %10.1f %10.1f %10.1f\n";
       appendf(&out, fmt.c_str(), q.qid, v(&QueueModel::commands), v(&QueueModel::reads), v(&QueueModel::writes),
               v(&QueueModel::bytes_read) / kMiB, v(&QueueModel::bytes_written) / kMiB, (unsigned long long)q.in_flight,
               v(&QueueModel::retransmits), v(&QueueModel::timeouts), v(&QueueModel::duplicates),
-              v(&QueueModel::digest_errors), q.latency_p50_us, q.latency_p99_us, q.latency_p999_us);
+              v(&QueueModel::digest_errors), lat.p50_us, lat.p99_us, lat.p999_us);
     }
     out += "\n";
   }
@@ -145,10 +176,12 @@ ordered_json host_stats_json(const std::vector<ControllerModel>& now, const std:
       jq["latency_p50_us"] = q.latency_p50_us;
       jq["latency_p99_us"] = q.latency_p99_us;
       jq["latency_p999_us"] = q.latency_p999_us;
+      jq["latency_buckets"] = q.latency_buckets;
       if (const QueueModel* pq = find_queue(pc, q.qid); pq && interval_s > 0) {
         ordered_json r;
         for (const auto& k : kHostCounters)
           r[std::string(k.key) + "_per_s"] = shown(q.*k.field, &(pq->*k.field), interval_s);
+        add_interval_latency(&r, "latency", host_latency(q, pq));
         jq["rates"] = std::move(r);
       }
       queues.push_back(std::move(jq));
@@ -183,6 +216,7 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now, cons
         auto v = [&](uint64_t TargetQueueCounters::*f) {
           return shown(q.counters.*f, pq ? &(pq->counters.*f) : nullptr, interval_s);
         };
+        LatencySummary lat = target_latency(q, pq);
         char cntlid[8];
         if (q.cntlid == 0xFFFF)
           std::snprintf(cntlid, sizeof cntlid, "-");
@@ -194,8 +228,8 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now, cons
                 v(&TargetQueueCounters::writes), v(&TargetQueueCounters::bytes_in) / kMiB,
                 v(&TargetQueueCounters::bytes_out) / kMiB, (unsigned long long)q.in_flight,
                 v(&TargetQueueCounters::retransmit_requests), v(&TargetQueueCounters::duplicates),
-                v(&TargetQueueCounters::stale), v(&TargetQueueCounters::digest_errors), q.service_time.p50_us,
-                q.service_time.p99_us, q.service_time.p999_us);
+                v(&TargetQueueCounters::stale), v(&TargetQueueCounters::digest_errors), lat.p50_us, lat.p99_us,
+                lat.p999_us);
       }
       out += "\n";
     }
@@ -220,6 +254,7 @@ ordered_json target_stats_json(const std::vector<TargetProcessStats>& now, const
           for (const auto& k : kTargetCounters)
             r[std::string(k.key) + "_per_s"] =
                 shown(t.queues[i].counters.*k.field, &(pq->counters.*k.field), interval_s);
+          add_interval_latency(&r, "service", target_latency(t.queues[i], pq));
           jq["rates"] = std::move(r);
         }
         queues.push_back(std::move(jq));

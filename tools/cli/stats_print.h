@@ -1,7 +1,8 @@
 // Printers for `nvmeoe stats` and `nvmeoe target-stats`: a table per controller (or per target
 // transport) with one row per queue, or JSON, from the same models. With a previous sample the
-// counters become rates per second over the interval (the --watch view); in-flight counts and
-// latency percentiles are always the current values (percentiles since connect).
+// counters become rates per second over the interval (the --watch view) and the latency
+// percentiles those of the commands completed in the interval (from the difference of the two
+// histograms); in-flight counts are the current values.
 #pragma once
 
 #include <nlohmann/json.hpp>
