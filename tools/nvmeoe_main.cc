@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       "  nvmeoe list\n"
       "  nvmeoe read nvmeoe0n1 -s 0 -c 7 -z 4096 -d out.bin\n"
       "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randread -t 10\n"
+      "  nvmeoe stats --watch 1\n"
       "  nvmeoe disconnect nvmeoe0\n\n"
       "Controllers are served by background agents; their sockets live in $NVMEOE_RUN_DIR (default /run/nvmeoe).\n"
       "Run `nvmeoe <command> --help` for a command's options.");
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
   commands.push_back(add_disconnect_command(app));
   commands.push_back(add_disconnect_all_command(app));
   commands.push_back(add_perf_command(app));
+  commands.push_back(add_stats_command(app));
+  commands.push_back(add_target_stats_command(app));
   commands.push_back(add_version_command(app));
 
   if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;

@@ -25,6 +25,7 @@
 #include "nvme/spec.h"
 #include "target/config.h"
 #include "target/config_apply.h"
+#include "target/control_server.h"
 #include "target/core.h"
 #include "target/target.h"
 #include "wire/frame.h"
@@ -163,6 +164,7 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     return 1;
   }
   std::vector<std::unique_ptr<cli::LockFile>> locks;
+  std::string first_lock_path;  // names the control socket
   auto release_locks = [&locks] {
     for (auto& l : locks) l->release(true);
   };
@@ -175,6 +177,7 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
         case cli::LockFile::Outcome::kLocked:
           lock->write_pid();
           locks.push_back(std::move(lock));
+          if (first_lock_path.empty()) first_lock_path = lock_path;
           break;
         case cli::LockFile::Outcome::kBusy: {
           int pid = cli::read_lock_pid(lock_path);
@@ -287,8 +290,22 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     }
   }
 
+  // Statistics for `nvmeoe target-stats`; the target serves without them if the socket fails.
+  // One socket per process, named after its first lock; one source per port.
+  std::vector<TargetControlServer::Source> sources;
+  for (size_t i = 0; i < config.ports.size(); ++i) {
+    std::string name = config.ports[i].traddr;
+    for (const auto& nqn : config.ports[i].subsystems) name += " " + nqn;
+    sources.push_back({name, &transport, i});
+  }
+  const std::string socket_base =
+      first_lock_path.empty() ? target_lock_path(config.ports[0].traddr, "-") : first_lock_path;
+  auto control = TargetControlServer::start(target_socket_path(socket_base), std::move(sources));
+  if (!control) LOG_WARN("no statistics socket: %s", control.status().message().c_str());
+
   Status s = transport.run();
   g_transport.store(nullptr);
+  if (control) control->reset();
   release_locks();
   if (!s) {
     LOG_ERROR("%s", s.message().c_str());

@@ -1,6 +1,7 @@
 // nvmeoe-rawsend: sends malformed or unexpected frames at a target, for robustness tests. Every mode
-// builds frames that a correct peer must drop without harm (and without disturbing the associations
-// it serves). Only for use inside test network namespaces.
+// builds frames that a correct peer must drop or answer without harm (and without disturbing the
+// associations it serves); `discover`, `bad-digest` and `retransmit-request` also give captures
+// frame kinds a plain run lacks. Only for use inside test network namespaces.
 #include <time.h>
 
 #include <CLI/CLI.hpp>
@@ -21,12 +22,28 @@
 namespace nvmeoe {
 namespace {
 
-enum class Mode { kRandom, kTruncated, kHugeLength, kUnknownAssociation, kBadVersion, kWrongEtherType };
+enum class Mode {
+  kRandom,
+  kTruncated,
+  kHugeLength,
+  kUnknownAssociation,
+  kBadVersion,
+  kWrongEtherType,
+  kDiscover,
+  kBadDigest,
+  kRetransmitRequest
+};
 
 const std::map<std::string, Mode> kModes = {
-    {"random", Mode::kRandom},          {"truncated", Mode::kTruncated},
-    {"huge-length", Mode::kHugeLength}, {"unknown-association", Mode::kUnknownAssociation},
-    {"bad-version", Mode::kBadVersion}, {"wrong-ethertype", Mode::kWrongEtherType},
+    {"random", Mode::kRandom},
+    {"truncated", Mode::kTruncated},
+    {"huge-length", Mode::kHugeLength},
+    {"unknown-association", Mode::kUnknownAssociation},
+    {"bad-version", Mode::kBadVersion},
+    {"wrong-ethertype", Mode::kWrongEtherType},
+    {"discover", Mode::kDiscover},
+    {"bad-digest", Mode::kBadDigest},
+    {"retransmit-request", Mode::kRetransmitRequest},
 };
 
 // Frames are sent in batches of this many; pacing (--pps) is applied per batch.
@@ -51,6 +68,12 @@ class FrameMaker {
         return bad_version_frame();
       case Mode::kWrongEtherType:
         return wrong_ethertype_frame();
+      case Mode::kDiscover:
+        return discover_query_frame();
+      case Mode::kBadDigest:
+        return bad_digest_frame();
+      case Mode::kRetransmitRequest:
+        return retransmit_request_frame();
     }
     return {};
   }
@@ -227,6 +250,61 @@ class FrameMaker {
     return framed(src_, et, h, h.length);
   }
 
+  // A valid Discover Query for every subsystem (a target answers it with Discover Replies).
+  std::vector<uint8_t> discover_query_frame() {
+    FrameHeader h;
+    h.kind = FrameKind::kDiscoverQuery;
+    h.cntlid = kNoController;
+    h.nonce = uint32_t(uniform(1, 0xffffffffu));
+    h.length = uint16_t(kDiscoverQuerySize);
+    std::vector<uint8_t> f(kFrameHeadroom + kDiscoverQuerySize);
+    encode_headers(f.data(), dst_, src_, ethertype_, h);
+    encode_discover_query(DiscoverQuery{"nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-0000000000aa", ""},
+                          f.data() + kFrameHeadroom);
+    return f;
+  }
+
+  // A Command (Flush) of an unknown association whose header digest is wrong: dropped as a
+  // corrupted frame (header digest check, PROTOCOL.md §3.2), never answered.
+  std::vector<uint8_t> bad_digest_frame() {
+    FrameHeader h;
+    h.kind = FrameKind::kCommand;
+    h.flags = frame_flag::kHeaderDigest;
+    h.qid = 1;
+    h.cntlid = 1;
+    h.nonce = uint32_t(uniform(1, 0xffffffffu));
+    h.cid = 0;
+    h.gen = 1;
+    h.length = uint16_t(kSqeSize);
+    std::vector<uint8_t> f(kFrameHeadroom + kSqeSize);
+    encode_headers(f.data(), dst_, src_, ethertype_, h);
+    Sqe sqe;
+    sqe.opcode = io_opcode::kFlush;
+    sqe.nsid = 1;
+    sqe.flags = kPsdtSgl;
+    encode_sqe(sqe, f.data() + kFrameHeadroom);
+    f[kEthHeaderSize + hdr::kHdgst] ^= 0x5a;  // flip bits of the correct digest
+    return f;
+  }
+
+  // A Retransmit Request with two ranges for an unknown association (answered with Terminate,
+  // Unknown Association).
+  std::vector<uint8_t> retransmit_request_frame() {
+    std::vector<uint8_t> p = encode_retransmit_request({{0, 1464}, {2928, 512}});
+    FrameHeader h;
+    h.kind = FrameKind::kRetransmitRequest;
+    h.qid = 1;
+    h.cntlid = 1;
+    h.nonce = uint32_t(uniform(1, 0xffffffffu));
+    h.cid = 3;
+    h.gen = 7;
+    h.length = uint16_t(p.size());
+    std::vector<uint8_t> f(kFrameHeadroom + p.size());
+    encode_headers(f.data(), dst_, src_, ethertype_, h);
+    std::copy(p.begin(), p.end(), f.begin() + kFrameHeadroom);
+    return f;
+  }
+
   void encode_eth(uint8_t* p, const MacAddress& src, uint16_t ethertype) {
     for (int i = 0; i < 6; ++i) p[i] = dst_.b[i];
     for (int i = 0; i < 6; ++i) p[6 + i] = src.b[i];
@@ -254,7 +332,9 @@ int run(int argc, char** argv) {
   app.add_option("--iface", iface, "interface to send on")->required();
   app.add_option("--dst", dst_text, "destination MAC (the target's)")->required();
   app.add_option("--ethertype", ethertype_text, "EtherType the target listens on")->capture_default_str();
-  app.add_option("--mode", mode_text, "random|truncated|huge-length|unknown-association|bad-version|wrong-ethertype")
+  app.add_option("--mode", mode_text,
+                 "random|truncated|huge-length|unknown-association|bad-version|wrong-ethertype|discover|bad-digest|"
+                 "retransmit-request")
       ->required()
       ->check(CLI::IsMember(kModes));
   app.add_option("--count", count, "number of frames")->capture_default_str();

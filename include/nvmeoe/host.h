@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nvmeoe {
@@ -78,6 +79,15 @@ struct QueueStats {
   uint64_t duplicates = 0;     // responses/data for commands already complete, ignored
   uint64_t digest_errors = 0;  // frames dropped for a digest mismatch (admin queue: all queues)
   double window = 0;           // commands allowed in flight (AIMD congestion window)
+  uint64_t reads = 0, writes = 0, other = 0;  // commands by kind (admin queue: all "other")
+  // Latency of the commands the target completed, dispatch to completion (retransmissions
+  // included), in microseconds, from a log-linear histogram (≤ 3% error).
+  uint64_t latency_count = 0;
+  double latency_mean_us = 0, latency_max_us = 0;
+  double latency_p50_us = 0, latency_p99_us = 0, latency_p999_us = 0;
+  // The histogram itself: (bucket, count) of its non-empty buckets, in the layout of
+  // src/common/histogram.h, so that two samples give the latency of the interval between them.
+  std::vector<std::pair<uint16_t, uint64_t>> latency_buckets;
 };
 
 struct DsmRange {

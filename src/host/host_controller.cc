@@ -179,6 +179,7 @@ Status HostControllerImpl::connect_queue(uint16_t qid, uint16_t size) {
       // Counters survive a reconnect.
       q->stats = queues_[qid]->stats;
       q->stats.in_flight = 0;
+      q->latency = queues_[qid]->latency;
     }
     q->qid = qid;
     do q->nonce = uint32_t(rng_()); while (q->nonce == 0);

@@ -98,6 +98,12 @@ bool HostControllerImpl::start_command(HostQueue& q, HostCommand& c) {
   ++q.in_flight;
   ++q.stats.commands;
   ++q.stats.in_flight;
+  if (q.qid != 0 && s.cmd.sqe.opcode == io_opcode::kRead)
+    ++q.stats.reads;
+  else if (q.qid != 0 && s.cmd.sqe.opcode == io_opcode::kWrite)
+    ++q.stats.writes;
+  else
+    ++q.stats.other;
   send_command(q, s, false);
   return true;
 }
@@ -321,8 +327,10 @@ void HostControllerImpl::try_complete(HostQueue& q, HostSlot& s) {
     if (!s.retransmitted) s.rto_at = std::min(s.rto_at, HostClock::now() + std::chrono::milliseconds(2));
     return;
   }
+  auto elapsed = HostClock::now() - s.sent_at;
+  q.latency.record(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()));
   if (!s.retransmitted) {
-    auto us = std::chrono::duration<double, std::micro>(HostClock::now() - s.sent_at).count();
+    auto us = std::chrono::duration<double, std::micro>(elapsed).count();
     q.add_rtt_sample(us);
     q.window = std::min<double>(q.size, q.window + 1.0 / std::max(1.0, q.window));
   }
@@ -532,6 +540,14 @@ void HostControllerImpl::publish_stats() {
     if (!qp) continue;
     QueueStats qs = qp->stats;
     qs.window = qp->window;
+    LatencySummary lat = summarize(qp->latency);
+    qs.latency_count = lat.count;
+    qs.latency_mean_us = lat.mean_us;
+    qs.latency_max_us = lat.max_us;
+    qs.latency_p50_us = lat.p50_us;
+    qs.latency_p99_us = lat.p99_us;
+    qs.latency_p999_us = lat.p999_us;
+    qs.latency_buckets = to_buckets(qp->latency);
     if (qp->qid == 0) qs.digest_errors = digest_errors_;
     snap.push_back(qs);
   }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/histogram.h"
 #include "nvme/spec.h"
 #include "nvmeoe/host.h"
 #include "wire/frame.h"
@@ -60,6 +61,7 @@ struct HostQueue {
   double window = 1;  // AIMD: halves on a loss, grows by 1/window per clean completion
   HostClock::time_point last_cut;  // when the window was last halved
   QueueStats stats;
+  LatencyHistogram latency;  // dispatch to completion of commands the target answered
   // Round-trip estimate (RFC 6298 style), microseconds.
   double srtt_us = 0, rttvar_us = 0;
   bool have_rtt = false;

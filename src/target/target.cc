@@ -5,8 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -40,6 +42,7 @@ struct Slot {
   size_t buf_cap = 0;
   Request req;
   Queue* queue = nullptr;
+  Clock::time_point received_at;  // the command's first frame, for the service time
 };
 
 struct Queue {
@@ -56,6 +59,8 @@ struct Queue {
   bool dead = false;
   size_t executing = 0;
   TargetTransport::Impl* impl = nullptr;
+  TargetQueueCounters counters;
+  LatencyHistogram service;  // command received to response sent
 
   uint8_t frame_flags() const {
     return uint8_t(((digests & digest_bits::kHeader) ? frame_flag::kHeaderDigest : 0) |
@@ -90,6 +95,14 @@ struct TargetTransport::Impl {
   std::set<std::string> port_subsystems;
   Clock::time_point terminate_window;
   int terminate_budget = kTerminateRepliesPerSecond;
+  // Snapshots for other threads (snapshot()): a request flag and a wake-up through stop_fd; the
+  // loop answers between turns under snap_mu.
+  mutable std::mutex snap_mu;
+  mutable std::condition_variable snap_cv;
+  mutable std::atomic<bool> snap_requested{false};
+  bool running = false;                     // guarded by snap_mu
+  uint64_t snap_wanted = 0, snap_done = 0;  // guarded by snap_mu
+  TargetSnapshot snap;                      // guarded by snap_mu
 
   Impl(TargetCore* c, Link* l, TargetOptions o) : core(c), link(l), options(o) {
     mac = link->local_mac();
@@ -262,6 +275,7 @@ struct TargetTransport::Impl {
     if (((q->digests & digest_bits::kHeader) && !(f.h.flags & frame_flag::kHeaderDigest)) ||
         ((q->digests & digest_bits::kData) && !(f.h.flags & frame_flag::kDataDigest))) {
       ++st.digest_errors;
+      ++q->counters.digest_errors;
       return nullptr;
     }
     return q;
@@ -364,6 +378,7 @@ struct TargetTransport::Impl {
     if (s.gen_valid && f.h.gen == s.gen) {
       // A retransmitted command: answer with where it stands, never run it twice.
       ++st.duplicates;
+      ++q->counters.duplicates;
       if (s.state == Slot::State::kDone) {
         send_result(*q, s);
       } else if (s.state == Slot::State::kReceiving) {
@@ -376,17 +391,27 @@ struct TargetTransport::Impl {
     }
     if (s.gen_valid && int32_t(f.h.gen - s.gen) < 0) {
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     if (s.state == Slot::State::kExecuting) {
       // The host gave up on the previous command in this slot while it still runs; the new one
       // waits for its retransmission so the two never overlap.
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     s.gen = f.h.gen;
     s.gen_valid = true;
+    s.received_at = Clock::now();
     ++st.commands;
+    ++q->counters.commands;
+    if (q->qid != 0 && sqe.opcode == io_opcode::kRead)
+      ++q->counters.reads;
+    else if (q->qid != 0 && sqe.opcode == io_opcode::kWrite)
+      ++q->counters.writes;
+    else
+      ++q->counters.other;
     if (!sgl_valid(sqe)) return finish_early(*q, s, sqe, sc::kSglInvalidDescriptorType | sc::kDnr);
     uint32_t total = sgl_length(sqe);
     DataDirection dir = data_direction(sqe);
@@ -426,6 +451,12 @@ struct TargetTransport::Impl {
     }
   }
 
+  // Service time: from the command's first frame to its response, for commands that complete.
+  static void record_service_time(Queue& q, const Slot& s) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.received_at).count();
+    q.service.record(uint64_t(ns));
+  }
+
   // Completes a command the transport refuses before the core sees it.
   // `ipo`: for Connect Invalid Parameters, the offset of the bad field in the SQE (IATTR 0).
   void finish_early(Queue& q, Slot& s, const Sqe& sqe, NvmeStatus status, uint16_t ipo = 0) {
@@ -436,6 +467,7 @@ struct TargetTransport::Impl {
     s.req.cqe.sq_id = q.qid;
     s.req.cqe.status = status;
     s.state = Slot::State::kDone;
+    record_service_time(q, s);
     send_response(q, s);
   }
 
@@ -462,6 +494,7 @@ struct TargetTransport::Impl {
     Slot& s = q->slots[f.h.cid];
     if (!s.gen_valid || s.gen != f.h.gen || s.state != Slot::State::kReceiving) {
       ++st.stale;
+      ++q->counters.stale;
       return;
     }
     accept_data(*q, s, f.h.offset, f.payload);
@@ -480,6 +513,7 @@ struct TargetTransport::Impl {
     FrameHeader h = header_for(q, FrameKind::kRetransmitRequest);
     h.cid = s.req.sqe.cid;
     h.gen = s.gen;
+    ++q.counters.retransmit_requests;
     queue_owned(q.host, h, encode_retransmit_request(ranges));
   }
 
@@ -592,6 +626,9 @@ struct TargetTransport::Impl {
     req->cqe.sq_id = q.qid;
     if (req->data_len > s.total) req->data_len = s.total;
     if (q.dead) return;  // association gone: nobody to answer
+    if (s.dir == DataDirection::kHostToController) q.counters.bytes_in += s.total;
+    if (status_ok(req->cqe.status) && s.dir == DataDirection::kControllerToHost) q.counters.bytes_out += req->data_len;
+    record_service_time(q, s);
     if (req->connected) {
       q.ctrl = req->connected;
       if (q.qid) q.ctrl->connected_io_queues.insert(q.qid);
@@ -629,6 +666,49 @@ struct TargetTransport::Impl {
       it = next;
     }
     flush_tx();
+  }
+
+  // ---- statistics for other threads ----
+  TargetSnapshot build_snapshot() const {
+    TargetSnapshot out;
+    out.mac = mac.str();
+    out.totals = st;
+    out.queues.reserve(queues.size());
+    for (const auto& [key, qp] : queues) {
+      const Queue& q = *qp;
+      TargetQueueStats r;
+      r.host_mac = q.host.str();
+      r.qid = q.qid;
+      r.nonce = q.nonce;
+      r.size = q.size;
+      if (q.ctrl) {
+        r.cntlid = q.ctrl->cntlid();
+        r.hostnqn = q.ctrl->hostnqn();
+        if (q.ctrl->subsystem()) r.subnqn = q.ctrl->subsystem()->nqn;
+      }
+      for (const auto& s : q.slots)
+        if (s.state == Slot::State::kReceiving || s.state == Slot::State::kExecuting) ++r.in_flight;
+      r.counters = q.counters;
+      r.service_time = summarize(q.service);
+      r.service_buckets = to_buckets(q.service);
+      out.queues.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  void answer_snapshot() {
+    if (!snap_requested.load(std::memory_order_relaxed) || !snap_requested.exchange(false)) return;
+    TargetSnapshot s = build_snapshot();
+    std::lock_guard<std::mutex> lock(snap_mu);
+    snap = std::move(s);
+    snap_done = snap_wanted;
+    snap_cv.notify_all();
+  }
+
+  void set_running(bool on) {
+    std::lock_guard<std::mutex> lock(snap_mu);
+    running = on;
+    snap_cv.notify_all();
   }
 };
 
@@ -672,6 +752,7 @@ void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore
     uint64_t v;
     (void)!read(first.stop_fd, &v, sizeof v);
   }
+  for (auto& p : ports) p->answer_snapshot();
   for (auto& p : ports)
     for (int i = 0; i < 16; ++i)
       if (!receive(*p)) break;
@@ -740,12 +821,29 @@ TargetStats TargetTransport::stats() const {
   return sum;
 }
 
+Result<TargetSnapshot> TargetTransport::snapshot(size_t port, std::chrono::milliseconds timeout) const {
+  if (port >= ports_.size()) return Status::error("no port " + std::to_string(port), EINVAL);
+  Impl& m = *ports_[port];
+  std::unique_lock<std::mutex> lock(m.snap_mu);
+  if (!m.running) return Status::error("the target transport is not running", ESRCH);
+  uint64_t want = ++m.snap_wanted;
+  m.snap_requested.store(true);
+  uint64_t one = 1;
+  (void)!write(ports_[0]->stop_fd, &one, sizeof one);  // the loop polls the first port's eventfd
+  if (!m.snap_cv.wait_for(lock, timeout, [&] { return m.snap_done >= want || !m.running; }))
+    return Status::error("the target transport did not answer within " + std::to_string(timeout.count()) + " ms",
+                         ETIMEDOUT);
+  if (m.snap_done < want) return Status::error("the target transport stopped", ESRCH);
+  return m.snap;
+}
+
 Status TargetTransport::run() {
   if (ports_.empty()) return Status::error("no port to serve");
   for (auto& p : ports_)
     if (p->stop_fd < 0) return Status::from_errno(errno, "eventfd");
   Impl& m = *ports_[0];
   auto next_housekeeping = Clock::now();
+  for (auto& p : ports_) p->set_running(true);
   while (!m.stop_requested.load()) {
     turn(ports_, core_, &poll_fds_, int(kHousekeepingPeriod.count()));
     if (reload_requested_.exchange(false) && reload_) {
@@ -772,6 +870,7 @@ Status TargetTransport::run() {
   core_->flush_all([](void* arg) { *static_cast<bool*>(arg) = true; }, &flushed);
   while (!flushed && Clock::now() < deadline + std::chrono::seconds(5)) turn(ports_, core_, &poll_fds_, 10);
   for (auto& p : ports_) p->terminate_all(TerminateReason::kTargetShutdown);
+  for (auto& p : ports_) p->set_running(false);
   LOG_INFO("stopped%s", flushed ? "" : " (flush did not finish)");
   return flushed ? Status::ok() : Status::error("flush did not complete before shutdown timeout", EIO);
 }

@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "common/status.h"
 #include "link/link.h"
 #include "target/core.h"
+#include "target/target_stats.h"
 
 namespace nvmeoe {
 
@@ -26,12 +28,6 @@ struct TargetOptions {
   bool allow_data_digest = true;
   uint32_t poll_us = 0;             // busy-poll this long before sleeping in poll()
   uint32_t shutdown_timeout_ms = 10000;  // waiting for in-flight I/O at stop
-};
-
-struct TargetStats {
-  uint64_t frames_in = 0, frames_out = 0, bad_frames = 0, unknown_association = 0;
-  uint64_t commands = 0, duplicates = 0, stale = 0, digest_errors = 0;
-  uint64_t associations = 0;  // queues currently associated
 };
 
 // One interface the target serves on, and the subsystems it offers there (all, or a list: the
@@ -64,6 +60,11 @@ class TargetTransport {
   TargetStats stats() const;  // summed over the ports
   const Link& link(size_t port = 0) const { return *links_.at(port); }
   size_t port_count() const { return links_.size(); }
+  // Per-association statistics of one port, taken by the transport thread between two loop turns:
+  // safe from any other thread while run() runs (it waits at most `timeout` for the next turn).
+  // Fails when the transport is not running.
+  Result<TargetSnapshot> snapshot(size_t port = 0,
+                                  std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
 
   struct Impl;
 

@@ -109,6 +109,11 @@ C4=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1)
 netns_on_cleanup "ip netns exec '$NS_H' '$NVMEOE' disconnect '$C4'"
 write_verify "${C4}n1" 64 8192 "$NETNS_TMP/s2n1.img"
 write_verify "${C2}n1" 72 4096 "$NETNS_TMP/s2n1.img"  # port 1's controller of the same subsystem
+tjson=$(nv target-stats -o json) || fail "nvmeoe target-stats failed"
+echo "$tjson" | jq -e --arg m "$MAC_T2" --arg s "$S2" '
+    (.processes | length == 1) and (.processes[0].targets | length == 2)
+    and ([.processes[0].targets[] | select(.mac == $m) | .queues[] | select(.subnqn == $s)] | length == 2)' \
+  >/dev/null || fail "target-stats should show both ports, port 2 with $C4's two queues: $tjson"
 nv disconnect "$C4" >/dev/null || fail "disconnect $C4 failed"
 
 step "SIGHUP with a broken file changes nothing"

@@ -58,6 +58,16 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
     qm.bytes_written = q.bytes_written;
     qm.duplicates = q.duplicates;
     qm.digest_errors = q.digest_errors;
+    qm.reads = q.reads;
+    qm.writes = q.writes;
+    qm.other = q.other;
+    qm.latency_count = q.latency_count;
+    qm.latency_mean_us = q.latency_mean_us;
+    qm.latency_max_us = q.latency_max_us;
+    qm.latency_p50_us = q.latency_p50_us;
+    qm.latency_p99_us = q.latency_p99_us;
+    qm.latency_p999_us = q.latency_p999_us;
+    qm.latency_buckets = q.latency_buckets;
     m.queues.push_back(qm);
   }
   return m;
@@ -107,6 +117,13 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
     ControlReply r = ControlReply::ok();
     r.has_info = true;
     r.info = controller_model(*hc_, name_, pid_, ethertype_, frontend_);
+    return r;
+  }
+  if (req.op == ControlOp::kStats) {
+    ControlReply r = ControlReply::ok();
+    r.has_stats = true;
+    r.stats = controller_model(*hc_, name_, pid_, ethertype_);
+    r.stats.namespaces.clear();
     return r;
   }
   if (!hc_->alive()) return ControlReply::failure("the association with the target is lost");

@@ -17,6 +17,8 @@ Subcommand add_perf_command(CLI::App& parent);              // perf_cmd.cc
 Subcommand add_discover_command(CLI::App& parent);          // discover_cmd.cc
 Subcommand add_connect_all_command(CLI::App& parent);       // discover_cmd.cc
 Subcommand add_version_command(CLI::App& parent);           // connect_cmd.cc
+Subcommand add_stats_command(CLI::App& parent);             // stats_cmd.cc
+Subcommand add_target_stats_command(CLI::App& parent);      // stats_cmd.cc
 
 // The version line, as `nvme version` prints it ("nvmeoe version 0.1.0").
 const char* version_string();

@@ -33,7 +33,8 @@ constexpr OpName kOpNames[] = {{ControlOp::kInfo, "info"},
                                {ControlOp::kFlush, "flush"},
                                {ControlOp::kWriteZeroes, "write-zeroes"},
                                {ControlOp::kDeallocate, "deallocate"},
-                               {ControlOp::kDisconnect, "disconnect"}};
+                               {ControlOp::kDisconnect, "disconnect"},
+                               {ControlOp::kStats, "stats"}};
 
 bool needs_range(ControlOp op) {
   return op == ControlOp::kRead || op == ControlOp::kWrite || op == ControlOp::kWriteZeroes;
@@ -149,6 +150,11 @@ std::string encode_reply(const ControlReply& reply) {
       j["ok"] = true;
       if (reply.bytes) j["bytes"] = reply.bytes;
       if (reply.has_info) j["info"] = reply.info;
+      if (reply.has_stats) {
+        json st = reply.stats;
+        st.erase("namespaces");
+        j["stats"] = std::move(st);
+      }
       break;
     case ControlReply::Kind::kError:
       j["error"] = reply.error;
@@ -186,6 +192,14 @@ Result<ControlReply> decode_reply(std::string_view line) {
       r.has_info = true;
     } catch (const json::exception& e) {
       return Status::error(std::string("agent info reply is malformed: ") + e.what());
+    }
+  }
+  if (auto it = j.find("stats"); it != j.end()) {
+    try {
+      r.stats = it->get<ControllerModel>();
+      r.has_stats = true;
+    } catch (const json::exception& e) {
+      return Status::error(std::string("agent stats reply is malformed: ") + e.what());
     }
   }
   return r;

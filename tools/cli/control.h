@@ -18,6 +18,18 @@
 //   {"op":"write-zeroes","nsid":1,"slba":0,"nlb":8}           -> {"ok":true}
 //   {"op":"deallocate","nsid":1,"ranges":[{"slba":0,"nlb":8}]} -> {"ok":true}
 //   {"op":"disconnect"}                                       -> {"ok":true}, then the agent exits
+//   {"op":"stats"}                                            -> {"ok":true,"stats":{controller stats}}
+// The stats body is the info model without "namespaces": name, pid, target_mac, iface, hostnqn,
+// subnqn, cntlid, state ("live" or "connecting"), reconnects, and "queues", one object per queue
+// (admin queue first) with the counters since connect, kept across reconnects:
+//   qid, size, commands, reads, writes, other, bytes_read, bytes_written, in_flight, retransmits,
+//   timeouts, errors, duplicates, digest_errors (admin queue: the whole controller's),
+//   latency_count, latency_mean_us, latency_max_us, latency_p50_us, latency_p99_us,
+//   latency_p999_us (dispatch to completion of the commands the target answered; percentiles
+//   from a log-linear histogram with at most 3% error; 0 when no command completed), and
+//   latency_buckets, the histogram's non-empty buckets as [[bucket, count], ...]
+//   (src/common/histogram.h), so two samples give the latency of the interval between them.
+// README.md ("Statistics") lists the same fields as `nvmeoe stats -o json` prints them.
 // Failures: {"error":"message"} for requests that never reached the controller (bad request, size
 // over the limit, unknown namespace), {"status":640,"status_name":"..."} when the NVMe command
 // completed with an error status (Linux layout, see nvme/spec.h).
@@ -43,7 +55,7 @@ namespace nvmeoe::cli {
 inline constexpr size_t kMaxLineBytes = 64 * 1024;
 inline constexpr uint64_t kMaxDataBytes = 64ull << 20;
 
-enum class ControlOp { kInfo, kRead, kWrite, kFlush, kWriteZeroes, kDeallocate, kDisconnect };
+enum class ControlOp { kInfo, kRead, kWrite, kFlush, kWriteZeroes, kDeallocate, kDisconnect, kStats };
 const char* control_op_name(ControlOp op);
 
 struct RangeModel {
@@ -69,6 +81,8 @@ struct ControlReply {
   uint64_t bytes = 0;       // kOk: raw bytes that follow the line (read)
   bool has_info = false;
   ControllerModel info;  // kOk reply to info
+  bool has_stats = false;
+  ControllerModel stats;  // kOk reply to stats (namespaces left empty)
 
   static ControlReply ok(uint64_t bytes = 0) {
     ControlReply r;

@@ -71,7 +71,17 @@ void to_json(nlohmann::json& j, const QueueModel& m) {
        {"bytes_read", m.bytes_read},
        {"bytes_written", m.bytes_written},
        {"duplicates", m.duplicates},
-       {"digest_errors", m.digest_errors}};
+       {"digest_errors", m.digest_errors},
+       {"reads", m.reads},
+       {"writes", m.writes},
+       {"other", m.other},
+       {"latency_count", m.latency_count},
+       {"latency_mean_us", m.latency_mean_us},
+       {"latency_max_us", m.latency_max_us},
+       {"latency_p50_us", m.latency_p50_us},
+       {"latency_p99_us", m.latency_p99_us},
+       {"latency_p999_us", m.latency_p999_us},
+       {"latency_buckets", m.latency_buckets}};
 }
 
 void from_json(const nlohmann::json& j, QueueModel& m) {
@@ -86,6 +96,16 @@ void from_json(const nlohmann::json& j, QueueModel& m) {
   m.bytes_written = j.value("bytes_written", uint64_t{0});
   m.duplicates = j.value("duplicates", uint64_t{0});
   m.digest_errors = j.value("digest_errors", uint64_t{0});
+  m.reads = j.value("reads", uint64_t{0});
+  m.writes = j.value("writes", uint64_t{0});
+  m.other = j.value("other", uint64_t{0});
+  m.latency_count = j.value("latency_count", uint64_t{0});
+  m.latency_mean_us = j.value("latency_mean_us", 0.0);
+  m.latency_max_us = j.value("latency_max_us", 0.0);
+  m.latency_p50_us = j.value("latency_p50_us", 0.0);
+  m.latency_p99_us = j.value("latency_p99_us", 0.0);
+  m.latency_p999_us = j.value("latency_p999_us", 0.0);
+  m.latency_buckets = j.value("latency_buckets", std::vector<std::pair<uint16_t, uint64_t>>{});
 }
 
 void to_json(nlohmann::json& j, const ControllerModel& m) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nvmeoe::cli {
@@ -28,6 +29,10 @@ struct QueueModel {
   uint64_t commands = 0, retransmits = 0, timeouts = 0, errors = 0, in_flight = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t duplicates = 0, digest_errors = 0;
+  uint64_t reads = 0, writes = 0, other = 0;
+  uint64_t latency_count = 0;  // completed commands in the latency figures (µs)
+  double latency_mean_us = 0, latency_max_us = 0, latency_p50_us = 0, latency_p99_us = 0, latency_p999_us = 0;
+  std::vector<std::pair<uint16_t, uint64_t>> latency_buckets;  // (bucket, count), see QueueStats
 };
 
 struct ControllerModel {

@@ -1,0 +1,169 @@
+// The target's control socket (see control_server.h for the protocol).
+#include "target/control_server.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+
+namespace nvmeoe {
+
+namespace {
+
+constexpr size_t kMaxRequestLine = 4096;
+constexpr int kClientIdleMs = 2000;
+
+std::string error_line(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump() + "\n";
+}
+
+uint64_t fnv1a64(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+bool send_all(int fd, const std::string& s) {
+  size_t sent = 0;
+  while (sent < s.size()) {
+    ssize_t n = ::send(fd, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += size_t(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string target_socket_path(const std::string& lock_path) {
+  std::string base = lock_path;
+  const std::string kLock = ".lock";
+  if (base.size() > kLock.size() && base.compare(base.size() - kLock.size(), kLock.size(), kLock) == 0)
+    base.resize(base.size() - kLock.size());
+  std::string path = base + ".sock";
+  if (path.size() < sizeof(sockaddr_un{}.sun_path)) return path;
+  size_t slash = lock_path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : lock_path.substr(0, slash);
+  char name[64];
+  std::snprintf(name, sizeof name, "/target-%016" PRIx64 ".sock", fnv1a64(lock_path.substr(slash + 1)));
+  return dir + name;
+}
+
+Result<std::unique_ptr<TargetControlServer>> TargetControlServer::start(const std::string& path,
+                                                                        std::vector<Source> sources) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Status::error("control socket path '" + path + "' is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno(errno, "control socket");
+  ::unlink(path.c_str());  // a stale socket of an earlier run under the same lock
+  mode_t old_mask = ::umask(0077);
+  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  ::umask(old_mask);
+  if (rc != 0 || ::listen(fd, 8) != 0) {
+    if (rc == 0) err = errno;
+    ::close(fd);
+    return Status::from_errno(err, "control socket " + path);
+  }
+  int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (stop_fd < 0) {
+    err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return Status::from_errno(err, "eventfd");
+  }
+  std::unique_ptr<TargetControlServer> server(new TargetControlServer(path, std::move(sources), fd, stop_fd));
+  server->thread_ = std::thread([s = server.get()] { s->serve(); });
+  return server;
+}
+
+TargetControlServer::TargetControlServer(std::string path, std::vector<Source> sources, int listen_fd, int stop_fd)
+    : path_(std::move(path)), sources_(std::move(sources)), listen_fd_(listen_fd), stop_fd_(stop_fd) {}
+
+TargetControlServer::~TargetControlServer() {
+  uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  ::close(listen_fd_);
+  ::close(stop_fd_);
+  ::unlink(path_.c_str());
+}
+
+std::string TargetControlServer::handle(const std::string& line) const {
+  nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (req.is_discarded() || !req.is_object()) return error_line("request is not a JSON object");
+  auto op = req.find("op");
+  if (op == req.end() || !op->is_string()) return error_line("request has no \"op\"");
+  if (*op != "stats") return error_line("unknown op '" + op->get<std::string>() + "' (the target knows \"stats\")");
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& src : sources_) {
+    auto snap = src.transport->snapshot(src.port);
+    if (!snap) return error_line(src.name + ": " + snap.status().message());
+    snap->name = src.name;
+    targets.push_back(*snap);
+  }
+  return nlohmann::json{{"ok", true}, {"pid", int(::getpid())}, {"targets", std::move(targets)}}.dump() + "\n";
+}
+
+void TargetControlServer::serve_client(int fd) const {
+  std::string buf;
+  while (true) {
+    size_t nl = buf.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      if (!send_all(fd, handle(line))) return;
+      continue;
+    }
+    if (buf.size() > kMaxRequestLine) {
+      send_all(fd, error_line("request line too long"));
+      return;
+    }
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, kClientIdleMs) <= 0 || (fds[1].revents & POLLIN)) return;
+    char chunk[1024];
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    buf.append(chunk, size_t(n));
+  }
+}
+
+void TargetControlServer::serve() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || (fds[1].revents & POLLIN)) return;
+    if (!(fds[0].revents & POLLIN)) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+        LOG_WARN("control socket %s: accept: %s", path_.c_str(), std::strerror(errno));
+      ::usleep(100000);  // out of descriptors: do not spin
+      continue;
+    }
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    serve_client(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace nvmeoe

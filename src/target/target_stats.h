@@ -1,0 +1,49 @@
+// Statistics of a target transport: the totals (TargetStats) and one record per association
+// (queue), as a snapshot taken on the transport thread. The JSON mapping is the body of the target
+// control socket's stats reply (src/target/control_server.h) and of `nvmeoe target-stats -o json`.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/histogram.h"
+
+namespace nvmeoe {
+
+struct TargetStats {
+  uint64_t frames_in = 0, frames_out = 0, bad_frames = 0, unknown_association = 0;
+  uint64_t commands = 0, duplicates = 0, stale = 0, digest_errors = 0;
+  uint64_t associations = 0;  // queues currently associated
+};
+
+// Counters one queue keeps on the transport thread (a few adds per command).
+struct TargetQueueCounters {
+  uint64_t commands = 0, reads = 0, writes = 0, other = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;  // host-to-controller data executed, controller-to-host data returned
+  uint64_t retransmit_requests = 0;      // Retransmit Requests sent (holes and "executing")
+  uint64_t duplicates = 0, stale = 0, digest_errors = 0;
+};
+
+struct TargetQueueStats {
+  std::string host_mac, hostnqn, subnqn;  // NQNs empty until Fabrics Connect bound the queue
+  uint16_t qid = 0, cntlid = 0xFFFF, size = 0;
+  uint32_t nonce = 0;
+  uint64_t in_flight = 0;  // commands receiving data or executing
+  TargetQueueCounters counters;
+  LatencySummary service_time;     // command received to response sent, µs
+  LatencyBuckets service_buckets;  // the histogram behind it (histogram.h layout)
+};
+
+struct TargetSnapshot {
+  std::string name;  // what the process serves on this transport ("eth1 nqn...")
+  std::string mac;
+  TargetStats totals;
+  std::vector<TargetQueueStats> queues;  // by host MAC, qid, nonce
+};
+
+void to_json(nlohmann::json& j, const TargetSnapshot& s);
+void from_json(const nlohmann::json& j, TargetSnapshot& s);
+
+}  // namespace nvmeoe

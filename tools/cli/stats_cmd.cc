@@ -1,0 +1,238 @@
+// `nvmeoe stats` (per-queue statistics of connected controllers, from their agents) and
+// `nvmeoe target-stats` (per-association statistics of running targets, from their control
+// sockets), once or every --watch seconds.
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/control.h"
+#include "cli/run_files.h"
+#include "cli/stats_print.h"
+#include "common/log.h"
+
+namespace nvmeoe::cli {
+
+namespace {
+
+constexpr auto kStatsTimeout = std::chrono::seconds(3);
+
+struct StatsArgs {
+  std::string name;
+  std::string socket;  // target-stats only
+  double watch = 0;
+  int count = 0;
+  std::string output_format = "normal";
+  LogOptions log;
+};
+
+// Runs `sample` once, or every a.watch seconds until a.count samples (0: until interrupted).
+// `render(prev_or_null, interval)` prints one sample; the first one always shows totals.
+template <typename Sample, typename SampleFn, typename PrintFn>
+int watch_loop(const StatsArgs& a, SampleFn sample, PrintFn print) {
+  int samples = a.watch > 0 ? a.count : 1;
+  bool clear = a.watch > 0 && a.output_format == "normal" && ::isatty(STDOUT_FILENO);
+  std::unique_ptr<Sample> prev;
+  auto prev_at = std::chrono::steady_clock::now();
+  for (int i = 0; samples == 0 || i < samples; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(a.watch));
+    Sample now;
+    if (int rc = sample(&now); rc != 0) return rc;
+    auto at = std::chrono::steady_clock::now();
+    double interval = std::chrono::duration<double>(at - prev_at).count();
+    if (clear) std::fputs("\033[H\033[2J", stdout);
+    print(now, prev.get(), interval);
+    std::fflush(stdout);
+    prev = std::make_unique<Sample>(std::move(now));
+    prev_at = at;
+  }
+  return 0;
+}
+
+// ---- host ----
+
+int sample_host(const StatsArgs& a, std::vector<ControllerModel>* out) {
+  std::vector<std::string> names;
+  if (!a.name.empty())
+    names.push_back(a.name);  // run_stats reduced a namespace name to its controller
+  else
+    names = list_controller_names();
+  for (const auto& name : names) {
+    auto stream = connect_control(name, kStatsTimeout);
+    if (!stream) {
+      if (!a.name.empty()) {
+        std::fprintf(stderr, "%s\n", stream.status().message().c_str());
+        return 1;
+      }
+      LOG_DEBUG("skipping %s: %s", name.c_str(), stream.status().message().c_str());
+      continue;
+    }
+    auto reply = control_call(*stream, ControlRequest{ControlOp::kStats});
+    if (!reply || !reply->has_stats) {
+      std::string why = reply ? reply->describe() : reply.status().message();
+      if (!a.name.empty()) {
+        std::fprintf(stderr, "%s: %s\n", name.c_str(), why.c_str());
+        return 1;
+      }
+      LOG_DEBUG("skipping %s: %s", name.c_str(), why.c_str());
+      continue;
+    }
+    out->push_back(std::move(reply->stats));
+  }
+  return 0;
+}
+
+int run_stats(StatsArgs a) {
+  apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if (!a.name.empty()) {
+    auto node = parse_node_name(a.name);
+    if (!node) {
+      std::fprintf(stderr, "%s\n", node.status().message().c_str());
+      return 1;
+    }
+    a.name = node->controller;  // nvmeoe0n1 means its controller
+  }
+  using Sample = std::vector<ControllerModel>;
+  bool lines = a.watch > 0;  // JSON lines while watching, one indented document otherwise
+  return watch_loop<Sample>(
+      a, [&](Sample* s) { return sample_host(a, s); },
+      [&](const Sample& now, const Sample* prev, double interval) {
+        if (a.output_format == "json") {
+          auto j = host_stats_json(now, prev, interval);
+          std::printf("%s\n", lines ? j.dump().c_str() : j.dump(2).c_str());
+        } else {
+          std::fputs(format_host_stats(now, prev, interval).c_str(), stdout);
+        }
+      });
+}
+
+// ---- target ----
+
+std::vector<std::string> target_sockets() {
+  std::vector<std::string> out;
+  std::string dir = run_dir();
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string f = e->d_name;
+    if (f.size() > 12 && f.compare(0, 7, "target-") == 0 && f.compare(f.size() - 5, 5, ".sock") == 0)
+      out.push_back(dir + "/" + f);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<TargetProcessStats> query_target(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Status::error("socket path '" + path + "' is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno(errno, "socket");
+  ControlStream s(fd);
+  s.set_timeout(kStatsTimeout);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ECONNREFUSED) return Status::error("no nvmeoe-target is listening on " + path, ENODEV);
+    return Status::from_errno(err, "connecting to " + path);
+  }
+  NVMEOE_RETURN_IF_ERROR(s.write_all(std::string("{\"op\":\"stats\"}\n")));
+  std::string line;
+  NVMEOE_RETURN_IF_ERROR(s.read_line(&line));
+  return decode_target_stats_reply(path, line);
+}
+
+int sample_targets(const StatsArgs& a, std::vector<TargetProcessStats>* out) {
+  std::vector<std::string> paths;
+  if (!a.socket.empty())
+    paths.push_back(a.socket);
+  else
+    paths = target_sockets();
+  for (const auto& path : paths) {
+    auto r = query_target(path);
+    if (!r) {
+      if (!a.socket.empty()) {
+        std::fprintf(stderr, "%s\n", r.status().message().c_str());
+        return 1;
+      }
+      LOG_DEBUG("skipping %s: %s", path.c_str(), r.status().message().c_str());
+      continue;
+    }
+    out->push_back(std::move(r).value());
+  }
+  return 0;
+}
+
+int run_target_stats(const StatsArgs& a) {
+  apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  using Sample = std::vector<TargetProcessStats>;
+  bool lines = a.watch > 0;
+  return watch_loop<Sample>(
+      a, [&](Sample* s) { return sample_targets(a, s); },
+      [&](const Sample& now, const Sample* prev, double interval) {
+        if (a.output_format == "json") {
+          auto j = target_stats_json(now, prev, interval);
+          std::printf("%s\n", lines ? j.dump().c_str() : j.dump(2).c_str());
+        } else {
+          std::fputs(format_target_stats(now, prev, interval).c_str(), stdout);
+        }
+      });
+}
+
+void add_watch_options(CLI::App* app, StatsArgs* a) {
+  CLI::Option* watch =
+      app->add_option("--watch", a->watch, "Redraw every SECONDS, showing rates per second since the last sample")
+          ->check(CLI::Range(0.1, 86400.0));
+  app->add_option("--count", a->count, "With --watch: stop after N samples (default: until Ctrl-C)")
+      ->check(CLI::Range(1, 1000000))
+      ->needs(watch);
+  app->add_option("-o,--output-format", a->output_format,
+                  "Output format: normal or json (one line per sample with --watch)")
+      ->check(CLI::IsMember({"normal", "json"}))
+      ->capture_default_str();
+  add_log_options(*app, &a->log);
+}
+
+}  // namespace
+
+Subcommand add_stats_command(CLI::App& parent) {
+  auto a = std::make_shared<StatsArgs>();
+  CLI::App* app = parent.add_subcommand("stats", "Per-queue statistics of connected controllers");
+  app->add_option("name", a->name, "Controller (nvmeoe0, or one of its namespaces); default: all")
+      ->check(node_name_validator());
+  add_watch_options(app, a.get());
+  app->footer(
+      "Examples:\n"
+      "  nvmeoe stats\n"
+      "  nvmeoe stats nvmeoe0 --watch 1\n"
+      "  nvmeoe stats -o json");
+  return {app, [a] { return run_stats(*a); }};
+}
+
+Subcommand add_target_stats_command(CLI::App& parent) {
+  auto a = std::make_shared<StatsArgs>();
+  CLI::App* app =
+      parent.add_subcommand("target-stats", "Per-association statistics of running nvmeoe-target processes");
+  app->add_option("--socket", a->socket,
+                  "A target's control socket; default: every target-*.sock in the run directory");
+  add_watch_options(app, a.get());
+  app->footer(
+      "Examples:\n"
+      "  nvmeoe target-stats\n"
+      "  nvmeoe target-stats --watch 2 --count 5\n"
+      "  nvmeoe target-stats -o json\n\n"
+      "Targets keep their sockets in $NVMEOE_RUN_DIR (default /run/nvmeoe).");
+  return {app, [a] { return run_target_stats(*a); }};
+}
+
+}  // namespace nvmeoe::cli
