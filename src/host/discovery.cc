@@ -129,7 +129,9 @@ Result<std::vector<DiscoveredTarget>> discover_targets(Link& link, const Discove
     int wait_ms = int(std::chrono::ceil<std::chrono::milliseconds>(until - now).count());
     pollfd pfd{link.wait_fd(), POLLIN, 0};
     ::poll(&pfd, 1, std::max(wait_ms, 1));
-    while (link.receive(on_frame, 64)) {
+    // The socket sees every nvmeoe frame on the interface (this host's controllers' too): drain
+    // what is there, but never past the deadline.
+    while (SteadyClock::now() < deadline && link.receive(on_frame, 64)) {
     }
   }
 

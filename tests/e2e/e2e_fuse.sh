@@ -28,7 +28,7 @@ netns_on_cleanup fuse_cleanup
 
 step "--frontend ublk on a kernel without ublk: clear error, nothing left"
 if [ ! -e /dev/ublk-control ]; then
-  expect_fail 20 'ublk' nsenter --net="/run/netns/$NS_H" "$NVMEOE" connect -a "$MAC_T" -n "$NQN" --host-iface "$VETH_H" --frontend ublk
+  expect_fail 20 'ublk-control is missing' nsenter --net="/run/netns/$NS_H" "$NVMEOE" connect -a "$MAC_T" -n "$NQN" --host-iface "$VETH_H" --frontend ublk
   [ -z "$(ls "$NVMEOE_RUN_DIR" | grep -E '^nvmeoe[0-9]+\.sock$' || true)" ] || fail "an agent was left after the ublk error"
 fi
 expect_fail 10 'frontend' nsenter --net="/run/netns/$NS_H" "$NVMEOE" connect -a "$MAC_T" -n "$NQN" --host-iface "$VETH_H" --frontend nbd

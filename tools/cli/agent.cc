@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -309,7 +310,11 @@ FrontendSummary summarize(const Frontend* frontend) {
   fo.name = *name;
   fo.mountpoint = frontend_options.mountpoint.empty() ? run_dir() + "/fuse/" + *name : frontend_options.mountpoint;
   fo.queues = hc->io_queue_count();
+  // The queue size the target granted (it may cap the one asked for): the frontend never has
+  // more requests out than the host library can send at once, so none waits in a list.
   fo.queue_depth = options.queue_size;
+  for (const QueueStats& q : hc->stats())
+    if (q.qid != 0 && q.size != 0) fo.queue_depth = std::min<uint16_t>(fo.queue_depth, q.size);
   auto started = start_frontend(frontend_kind, hc.get(), fo);
   if (!started) {
     hc->disconnect();

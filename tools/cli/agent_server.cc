@@ -122,7 +122,7 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
   if (req.op == ControlOp::kStats) {
     ControlReply r = ControlReply::ok();
     r.has_stats = true;
-    r.stats = controller_model(*hc_, name_, pid_, ethertype_);
+    r.stats = controller_model(*hc_, name_, pid_, ethertype_, frontend_);
     r.stats.namespaces.clear();
     return r;
   }

@@ -304,8 +304,8 @@ Status ControlStream::write_all(const void* data, size_t n) {
   return Status::ok();
 }
 
-Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout) {
-  std::string path = control_socket_path(name);
+Result<ControlStream> connect_unix_stream(const std::string& path, std::chrono::milliseconds timeout,
+                                          const std::string& absent) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return Status::error("socket path '" + path + "' is too long");
@@ -316,12 +316,16 @@ Result<ControlStream> connect_control(const std::string& name, std::chrono::mill
   s.set_timeout(timeout);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED)
-      return Status::error("controller " + name + " does not exist (no agent at " + path + ")", ENODEV);
+    if (err == ENOENT || err == ECONNREFUSED) return Status::error(absent, ENODEV);
     if (err == EACCES) return Status::error("permission denied connecting to " + path + " (run as root)", EACCES);
     return Status::from_errno(err, "connecting to " + path);
   }
   return s;
+}
+
+Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout) {
+  std::string path = control_socket_path(name);
+  return connect_unix_stream(path, timeout, "controller " + name + " does not exist (no agent at " + path + ")");
 }
 
 Result<ControlReply> control_call(ControlStream& s, const ControlRequest& req, std::span<const uint8_t> data,

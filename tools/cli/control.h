@@ -141,6 +141,10 @@ class ControlStream {
 // Connects to a controller's agent. The error for a missing or stale socket says the controller
 // does not exist.
 Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout);
+// Connects a stream to the UNIX socket `path` with `timeout` on each send and receive. A missing
+// socket or one nobody listens on gives the error `absent` (errno ENODEV).
+Result<ControlStream> connect_unix_stream(const std::string& path, std::chrono::milliseconds timeout,
+                                          const std::string& absent);
 
 // One exchange: sends `req` (and `data` for a write), reads the reply line and, when the reply
 // carries bytes, those bytes into `in` (resized). A protocol failure (connection lost, garbage)

@@ -133,19 +133,9 @@ std::vector<std::string> target_sockets() {
 }
 
 Result<TargetProcessStats> query_target(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Status::error("socket path '" + path + "' is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::from_errno(errno, "socket");
-  ControlStream s(fd);
-  s.set_timeout(kStatsTimeout);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED) return Status::error("no nvmeoe-target is listening on " + path, ENODEV);
-    return Status::from_errno(err, "connecting to " + path);
-  }
+  auto stream = connect_unix_stream(path, kStatsTimeout, "no nvmeoe-target is listening on " + path);
+  if (!stream) return stream.status();
+  ControlStream& s = *stream;
   NVMEOE_RETURN_IF_ERROR(s.write_all(std::string("{\"op\":\"stats\"}\n")));
   std::string line;
   NVMEOE_RETURN_IF_ERROR(s.read_line(&line));
