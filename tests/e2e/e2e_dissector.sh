@@ -47,6 +47,10 @@ nv write "$node" -s 64 -c 127 -z 65536 -d "$NETNS_TMP/w64k" >/dev/null || fail "
 nv read "$node" -s 64 -c 127 -z 65536 -d "$NETNS_TMP/r64k" >/dev/null || fail "read 64 KiB failed"
 cmp -s "$NETNS_TMP/w64k" "$NETNS_TMP/r64k" || fail "read-back differs"
 
+step "nvmeoe discover (broadcast Discover Query, Discover Reply)"
+out=$(nv discover --host-iface "$VETH_H" --timeout 500) || fail "nvmeoe discover failed: $out"
+echo "$out" | grep -q "$NQN" || fail "nvmeoe discover does not list $NQN: $out"
+
 step "crafted frames: Discover Query, Retransmit Request, corrupted header digest"
 for mode in discover retransmit-request bad-digest; do
   in_h timeout 10 "$RAWSEND" --iface "$VETH_H" --dst "$MAC_T" --mode "$mode" --count 1 >/dev/null ||
@@ -72,6 +76,8 @@ echo "$kinds"
 for k in 1 2 3 4 5 6 7 8 9; do
   echo "$kinds" | grep -qE " $k\$" || fail "no frame of kind $k in the capture"
 done
+ts -Y 'nvmeoe.kind == 8 && eth.dst == ff:ff:ff:ff:ff:ff' -T fields -e eth.src | grep -q . ||
+  fail "the broadcast Discover Query of nvmeoe discover is not in the capture"
 names=$(ts -T fields -e nvmeoe.kind_name | sort -u | tr '\n' ',')
 for n in "Connect Request" "Connect Response" Command Response Data "Retransmit Request" Terminate \
   "Discover Query" "Discover Reply"; do
