@@ -643,6 +643,16 @@ struct TargetTransport::Impl {
       LOG_WARN("controller %u: keep-alive timeout, association torn down", cntlid);
       remove_controller_queues(cntlid, TerminateReason::kKeepAliveTimeout, true);
     }
+    // A subsystem this port no longer offers (configuration reload): its controllers here end.
+    std::set<uint16_t> withdrawn;
+    for (const auto& [key, qp] : queues)
+      if (qp->ctrl && !qp->ctrl->dead && qp->ctrl->subsystem() && !offers(qp->ctrl->subsystem()->nqn))
+        withdrawn.insert(qp->ctrl->cntlid());
+    for (uint16_t cntlid : withdrawn) {
+      LOG_INFO("controller %u torn down: its subsystem is no longer offered on this port", cntlid);
+      remove_controller_queues(cntlid, TerminateReason::kConfigurationChange, true);
+      core->remove_controller(cntlid);
+    }
     for (auto it = queues.begin(); it != queues.end();) {
       auto next = std::next(it);
       Queue& q = *it->second;

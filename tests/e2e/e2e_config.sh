@@ -149,5 +149,20 @@ wait_log "reload: port 2 \\($VETH_T2\\): subsystems changed"
 out=$(nv discover --host-iface "$VETH_H2" -q "$H1" -a "$MAC_T2") || fail "discover on port 2 failed: $out"
 echo "$out" | grep -q "subnqn:  $S1" || fail "port 2 should now offer $S1: $out"
 
+step "SIGHUP that withdraws $S1 from port 2 ends the controller connected through it"
+out=$(nv connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S1" -q "$H1" -l 0 --frontend none) ||
+  fail "connect to $S1 through port 2 failed: $out"
+C5=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1)
+netns_on_cleanup "ip netns exec '$NS_H' '$NVMEOE' disconnect '$C5' 2>/dev/null || true"
+jq --arg s "$S1" '.ports[1].subsystems -= [$s]' "$CFG" >"$CFG.new" && mv "$CFG.new" "$CFG"
+kill -HUP "$TARGET_PID"
+wait_log "torn down: its subsystem is no longer offered on this port"
+for ((i = 0; i < 100; i++)); do  # with -l 0 the agent gives up at once and removes its socket
+  [ -e "$NVMEOE_RUN_DIR/$C5.sock" ] || break
+  sleep 0.1
+done
+[ "$i" -lt 100 ] || fail "$C5 is still there 10 s after $S1 left port 2: $(nv list)"
+write_verify "${C1}n1" 80 4096 "$NETNS_TMP/s1n1.img"  # port 1's controller of $S1 is untouched
+
 stop_target
 pass "two subsystems on two ports from a file, round trip, 10 broken files, SIGHUP add namespace / remove host"
