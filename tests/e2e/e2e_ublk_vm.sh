@@ -14,7 +14,7 @@ KERNEL_CACHE=${NVMEOE_VM_KERNEL_CACHE:-$REPO/build/vm-kernel}
 NQN=nqn.2024-01.io.nvmeoe:e2e-ublk-vm
 SIZE1=$((64 << 20))
 SIZE2=$((96 << 20))
-STEPS="ublk_module connect sizes ext4 dd_direct_64m discard fio_verify disconnect reconnect disconnect_under_io reconnect2 kill_agent after_kill"
+STEPS="ublk_module connect sizes ext4 dd_direct_64m discard fio_verify disconnect reconnect disconnect_under_io reconnect_term term_agent reconnect2 kill_agent after_kill"
 
 e2e_init ubvm
 for t in qemu-system-x86_64 cpio xz fio mke2fs file; do

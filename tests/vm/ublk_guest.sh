@@ -148,6 +148,26 @@ else
 fi
 }
 
+# 9a. SIGTERM of the agent removes the devices cleanly, as a disconnect does.
+if connect && wait_for both_present 100; then
+  pass reconnect_term "$CTRL: $B0 $B1"
+else
+  fail reconnect_term "devices after connecting again: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
+fi
+need_devs term_agent && {
+agent=$(pidof nvmeoe | tr ' ' '\n' | head -n1)
+if [ -n "$agent" ] && kill -TERM "$agent" && wait_for both_gone 100; then
+  for i in $(seq 1 50); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$agent" 2>/dev/null; then
+    fail term_agent "devices removed but agent $agent still runs 5 s after SIGTERM"
+  else
+    pass term_agent "SIGTERM: $B0 $B1 removed, agent exited"
+  fi
+else
+  fail term_agent "agent '$agent': devices still present: $(ls /dev/ublk* 2>&1 | tr '\n' ' ')"
+fi
+}
+
 # 9. connect once more, SIGKILL the agent under I/O: the I/O fails with EIO and nothing hangs.
 if connect && wait_for both_present 100; then
   pass reconnect2 "$CTRL: $B0 $B1"
