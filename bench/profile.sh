@@ -9,13 +9,14 @@
 #     --target-tool "CMD"   prefix for nvmeoe-target, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/t.cg"
 #     --host-tool "CMD"     prefix for nvmeoe perf, e.g. "strace -c -f -o /tmp/h.strace"
 #     --target-args "..."   extra nvmeoe-target options (e.g. --poll-us 50)
+#     --perf-args "..."     extra nvmeoe perf options (e.g. --poll-us 50)
 #     --build DIR        where bin/nvmeoe and bin/nvmeoe-target are (default build)
 #     --repeat N         run perf N times against the same target (default 1)
 #     --backing SPEC     what the target serves instead of the 2 GiB /dev/shm file (e.g. mem:2G)
 # Prints perf's JSON per run, the link counters (frames each way) and the target's log tail.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-MTU=1500 W=randread BS=4096 QD=1 BYTES=64M T=20 TTOOL="" HTOOL="" TARGS="" BUILD=$REPO/build REPEAT=1 BACKING=
+MTU=1500 W=randread BS=4096 QD=1 BYTES=64M T=20 TTOOL="" HTOOL="" TARGS="" PARGS="" BUILD=$REPO/build REPEAT=1 BACKING=
 while (($#)); do
   case $1 in
     --mtu) MTU=$2; shift 2 ;;
@@ -27,6 +28,7 @@ while (($#)); do
     --target-tool) TTOOL=$2; shift 2 ;;
     --host-tool) HTOOL=$2; shift 2 ;;
     --target-args) TARGS=$2; shift 2 ;;
+    --perf-args) PARGS=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --backing) BACKING=$2; shift 2 ;;
@@ -65,7 +67,7 @@ for r in $(seq 1 "$REPEAT"); do
   before=$(stats "$NS_H" "$VETH_H")
   # shellcheck disable=SC2086
   timeout $((T + 120)) ip netns exec "$NS_H" $HTOOL "$BUILD/bin/nvmeoe" perf -a "$MAC_T" -n "$NQN" --host-iface "$VETH_H" \
-    -q "$QD" -o "$BS" -w "$W" -t "$T" --bytes "$BYTES" --json
+    -q "$QD" -o "$BS" -w "$W" -t "$T" --bytes "$BYTES" --json $PARGS
   after=$(stats "$NS_H" "$VETH_H")
   read -r tx0 rx0 <<<"$before"
   read -r tx1 rx1 <<<"$after"

@@ -441,6 +441,7 @@ void HostControllerImpl::post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(post_mu_);
     posted_.push_back(std::move(fn));
+    posted_pending_.store(true, std::memory_order_release);
   }
   uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);

@@ -105,6 +105,7 @@ class HostControllerImpl final : public HostController {
   void on_terminate(HostQueue& q, const Frame& f);
   void lose_association(const char* why);
   void hold_outstanding();
+  bool commands_in_flight() const;
   void fail_held(NvmeStatus status);
   void fail_now_cb(HostCommand& c, NvmeStatus status);
   void fail_all(NvmeStatus status);
@@ -132,6 +133,7 @@ class HostControllerImpl final : public HostController {
   int wake_fd_ = -1;
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;
+  std::atomic<bool> posted_pending_{false};  // posted_ is not empty (read by the busy poll)
   std::atomic<bool> stop_{false}, stop_loop_{false}, disconnected_{false};
   std::atomic<uint32_t> rr_{0};
 

@@ -2,6 +2,7 @@
 #include "target/target.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -755,6 +756,7 @@ void turn(std::vector<std::unique_ptr<TargetTransport::Impl>>& ports, TargetCore
       if (busy) break;
       core->reap_backends();
       if (tx_pending()) break;
+      sched_yield();  // a runnable thread on this core (the host, on 2 cores) goes first
     }
   }
   if (!busy && !tx_pending()) poll(fds.data(), fds.size(), timeout_ms);

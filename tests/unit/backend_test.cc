@@ -1,6 +1,7 @@
 // Tests for src/backend: size parsing, the RAM backend, and the io_uring backend on files (/tmp,
 // and /dev/shm for tmpfs) and, when running as root, on a loop block device.
 #include "backend/backend.h"
+#include "backend/uring_backend.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -483,6 +484,78 @@ TEST_P(UringFileTest, ReadPastEndOfShrunkFileIsZero) {
   ASSERT_EQ(run_op(b, make_op(BackendOpKind::kRead, 0, kMiB, data.get(), 0)), 0);
   for (uint64_t i = 0; i < kMiB; ++i)
     ASSERT_EQ(data.get()[i], i < 512 * kKiB ? 0x5a : 0) << "byte " << i;
+}
+
+// On tmpfs a read or write is a memory copy: submit() does it inline, so the completion is there
+// at once, without a flush or a trip through io_uring's worker threads, and the data is right.
+TEST(UringInlineTest, MemoryFileSystemCompletesInSubmit) {
+  struct stat st;
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "/dev/shm does not exist";
+  TempFile file("/dev/shm", kMiB);
+  ASSERT_TRUE(file.ok());
+  auto r = open_backend(file.path(), false);
+  ASSERT_TRUE(r);
+  Backend& b = **r;
+  AlignedBuffer out = alloc_aligned(8192), in = alloc_aligned(8192);
+  for (size_t i = 0; i < 8192; ++i) out[i] = uint8_t(i * 7 + 3);
+  std::vector<BackendCompletion> done;
+  auto collect = [&](const BackendCompletion& c) { done.push_back(c); };
+  ASSERT_TRUE(b.submit(make_op(BackendOpKind::kWrite, 4096, 8192, out.get(), 1)).is_ok());
+  ASSERT_EQ(b.reap(collect), 1u);
+  ASSERT_TRUE(b.submit(make_op(BackendOpKind::kRead, 4096, 8192, in.get(), 2)).is_ok());
+  pollfd p{b.wait_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "an inline completion must still make wait_fd() readable";
+  ASSERT_EQ(b.reap(collect), 1u);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].tag, 1u);
+  EXPECT_EQ(done[0].result, 0);
+  EXPECT_EQ(done[1].tag, 2u);
+  EXPECT_EQ(done[1].result, 0);
+  EXPECT_EQ(std::memcmp(in.get(), out.get(), 8192), 0);
+  EXPECT_EQ(b.in_flight(), 0u);
+  // What the backend wrote is in the file.
+  int fd = ::open(file.path().c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> check(8192);
+  EXPECT_EQ(::pread(fd, check.data(), 8192, 4096), 8192);
+  ::close(fd);
+  EXPECT_EQ(std::memcmp(check.data(), out.get(), 8192), 0);
+}
+
+// A buffered file elsewhere: reads try the page cache first (preadv2 RWF_NOWAIT) and fall back to
+// io_uring. Both ways must return the file's bytes, also for a file that shrank under us (the
+// missing tail reads as zeroes).
+TEST(UringInlineTest, BufferedReadsFromPageCacheOrRing) {
+  TempFile file("/tmp", kMiB);
+  ASSERT_TRUE(file.ok());
+  std::vector<uint8_t> pattern(kMiB);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t((i >> 9) ^ i);
+  int wfd = ::open(file.path().c_str(), O_RDWR);
+  ASSERT_GE(wfd, 0);
+  ASSERT_EQ(::pwrite(wfd, pattern.data(), kMiB, 0), ssize_t(kMiB));
+  ::close(wfd);
+  int fd = ::open(file.path().c_str(), O_RDWR | O_CLOEXEC);  // buffered: no O_DIRECT
+  ASSERT_GE(fd, 0);
+  BackendCaps caps;
+  caps.size_bytes = kMiB;
+  caps.kind = "file";
+  caps.path = file.path();
+  auto r = make_uring_backend(fd, caps, false);
+  ASSERT_TRUE(r);
+  Backend& b = **r;
+  AlignedBuffer buf = alloc_aligned(kMiB);
+  ASSERT_EQ(run_op(b, make_op(BackendOpKind::kRead, 0, kMiB, buf.get(), 0)), 0);
+  EXPECT_EQ(std::memcmp(buf.get(), pattern.data(), kMiB), 0);
+  // Drop the cached pages so the next read cannot be answered inline.
+  int dfd = ::open(file.path().c_str(), O_RDONLY);
+  ASSERT_GE(dfd, 0);
+  ::posix_fadvise(dfd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(dfd);
+  ASSERT_EQ(::truncate(file.path().c_str(), kMiB / 2), 0);
+  std::memset(buf.get(), 0xee, kMiB);
+  ASSERT_EQ(run_op(b, make_op(BackendOpKind::kRead, kMiB / 4, kMiB / 2, buf.get(), 1)), 0);
+  EXPECT_EQ(std::memcmp(buf.get(), pattern.data() + kMiB / 4, kMiB / 4), 0);
+  for (size_t i = kMiB / 4; i < kMiB / 2; ++i) ASSERT_EQ(buf[i], 0) << "byte " << i << " past the end";
 }
 
 INSTANTIATE_TEST_SUITE_P(Dirs, UringFileTest, ::testing::Values("/tmp", "/dev/shm"),

@@ -53,6 +53,7 @@ ConnectOptions connect_options_from(const ConnectArgs& a) {
   o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
   o.queue_size = static_cast<uint16_t>(a.queue_size);
   o.kato_ms = a.kato_s * 1000;
+  o.poll_us = a.poll_us;
   o.header_digest = a.hdr_digest;
   o.data_digest = a.data_digest;
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
@@ -133,6 +134,10 @@ void add_connect_tuning_options(CLI::App& app_ref, ConnectArgs* a) {
       ->capture_default_str();
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
+      ->capture_default_str();
+  app->add_option("--poll-us", a->poll_us,
+                  "Busy-poll the link this many microseconds for answers before sleeping (lower latency, more CPU)")
+      ->check(int_range_validator(0, 10000, "the busy-poll time"))
       ->capture_default_str();
   app->add_option("-c,--reconnect-delay", a->reconnect_delay_s, "Seconds between reconnect attempts")
       ->check(int_range_validator(1, 3600, "the reconnect delay"))

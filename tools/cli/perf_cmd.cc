@@ -38,6 +38,7 @@ void on_interrupt(int) {
 struct PerfArgs {
   std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
+  unsigned poll_us = 0;
   unsigned ctrl_loss_tmo_s = 0, reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
   uint32_t nsid = 1;
   bool verify = false, json = false, hdr_digest = false, data_digest = false;
@@ -328,6 +329,7 @@ int run_perf(const PerfArgs& args) {
   o.hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
   o.ethertype = *parse_ethertype(a.ethertype);
   o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
+  o.poll_us = a.poll_us;
   // An NVMe queue of N entries holds N-1 commands.
   o.queue_size = static_cast<uint16_t>(std::clamp(a.depth + 1, 128u, 1024u));
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
@@ -449,6 +451,10 @@ Subcommand add_perf_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("-i,--nr-io-queues", a->nr_io_queues, "I/O queues to use")
       ->check(int_range_validator(1, 64, "the number of I/O queues"))
+      ->capture_default_str();
+  app->add_option("--poll-us", a->poll_us,
+                  "Busy-poll the link this many microseconds for answers before sleeping (lower latency, more CPU)")
+      ->check(int_range_validator(0, 10000, "the busy-poll time"))
       ->capture_default_str();
   app->add_option("--nsid", a->nsid, "Namespace ID")
       ->check(int_range_validator(1, 0xfffffffe, "the namespace ID"))
