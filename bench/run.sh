@@ -17,6 +17,8 @@ BUILD=$REPO/build-bench
 MEASURE=(/usr/bin/python3 "$BENCH/measure.py")
 
 SECONDS_PER_POINT=5
+# Busy-poll budget of the "nvmeoe-poll" points (both ends), in microseconds.
+POLL_US=50
 QUICK=0
 MICRO=0
 DEPS=1
@@ -155,9 +157,11 @@ wait_port() {
 
 SERVERS=()
 NVMEOE_TARGET_PID=""
+# start_nvmeoe_target MTU [OPTIONS...]
 start_nvmeoe_target() {
-  local log=$WORK/nvmeoe-target-$1.log
-  ip netns exec "$NS_T" "$TARGET" --nqn "$NQN" --iface "$VETH_T" --log-level info "$FILE" >"$log" 2>&1 </dev/null &
+  local log=$WORK/nvmeoe-target-$1${2:+-poll}.log
+  shift
+  ip netns exec "$NS_T" "$TARGET" --nqn "$NQN" --iface "$VETH_T" --log-level info "$@" "$FILE" >"$log" 2>&1 </dev/null &
   NVMEOE_TARGET_PID=$!
   netns_track_pid "$NVMEOE_TARGET_PID"
   wait_for "$log" serving "$NVMEOE_TARGET_PID" nvmeoe-target
@@ -189,7 +193,8 @@ SERVERS+=("tgtd -f -C PORT --iscsi portal=$IP_T:3260"
   "tgtadm -C PORT --lld iscsi --op new --mode target --tid 1 -T $IQN"
   "tgtadm -C PORT --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b FILE  (backing store rdwr, the default)"
   "tgtadm -C PORT --lld iscsi --op bind --mode target --tid 1 -I $IP_H"
-  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info FILE  (restarted for each MTU)")
+  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info FILE  (restarted for each MTU)"
+  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info --poll-us $POLL_US FILE  (for the nvmeoe-poll points)")
 
 # --- one measured point ----------------------------------------------------------------------------
 T=$SECONDS_PER_POINT
@@ -274,6 +279,20 @@ for mtu in $MTUS; do
     point fio nbd "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" fio "${fio_common[@]}" --ioengine=nbd \
       --uri="nbd://$IP_T/" --rw="$fiow" --bs="$bs" --iodepth="$qd"
   done
+  # Two I/O queues with 16 commands each: the same 32 in flight as rr4k_qd32.
+  point nvmeoe nvmeoe rr4k_qd32_i2 "$mtu" 32 -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
+    --host-iface "$VETH_H" -i 2 -q 16 -o 4096 -w randread -t "$T" --json
+  # The same with a bounded busy poll on both ends before either sleeps.
+  stop_nvmeoe_target
+  start_nvmeoe_target "$mtu" --poll-us "$POLL_US"
+  for w in "${WORKLOADS[@]}"; do
+    read -r name nvw fiow bs qd <<<"$w"
+    point nvmeoe nvmeoe-poll "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
+      --host-iface "$VETH_H" -q "$qd" -o "$bs" -w "$nvw" -t "$T" --poll-us "$POLL_US" --json
+  done
+  point nvmeoe nvmeoe-poll rr4k_qd32_i2 "$mtu" 32 -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" \
+    -n "$NQN" --host-iface "$VETH_H" -i 2 -q 16 -o 4096 -w randread -t "$T" --poll-us "$POLL_US" --json
+  stop_nvmeoe_target   # no spinning target during the iSCSI and iperf3 points
   # iscsi-perf reads only (READ16), random (-r) or sequential, with -m requests in flight and -b
   # blocks of 512 bytes each.
   point iscsi iscsi rr4k_qd1 "$mtu" 1 -- ip netns exec "$NS_H" iscsi-perf -t "$T" -m 1 -b 8 -r \
