@@ -3,6 +3,7 @@
 // an nvmetcli-layout JSON file (--config), which SIGHUP re-reads. Runs in the foreground
 // (systemd-friendly), logs to stderr, and stops cleanly on SIGINT/SIGTERM. Built from this file alone (see
 // CMakeLists.txt), so it shares only the header-only cli/run_files.h with the host CLI.
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,14 @@
 
 namespace {
 
+// CPUs this process may run on.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
 using namespace nvmeoe;
 
 // Read from the signal handler: lock-free atomics are async-signal-safe.
@@ -60,6 +69,7 @@ struct Args {
   bool readonly = false, dump_config = false;
   int verbose = 0;
   uint32_t poll_us = 0;
+  std::string tx_thread = "off";
 };
 
 std::string nqn_problem(const std::string& nqn) {
@@ -234,6 +244,10 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
 
   TargetOptions options;
   options.poll_us = a.poll_us;
+  // auto: only with cores to spare beyond the loop's; on 2 cores shared with the host side the
+  // hand-over cost more than it saved (docs/PERFORMANCE.md).
+  options.tx_thread = a.tx_thread == "on" || (a.tx_thread == "auto" && usable_cpus() >= 4);
+  LOG_DEBUG("send thread per port: %s", options.tx_thread ? "yes" : "no");
   // The one place the transport is made: every port, one thread.
   TargetTransport transport(&core, std::move(ports), options);
 
@@ -330,7 +344,12 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);  // one value each time, so the devices that follow stay devices
   app.add_flag("--readonly", a.readonly, "Export every namespace read-only");
   app.add_option("--ethertype", a.ethertype, "EtherType of nvmeoe frames")->capture_default_str();
+  app.add_option("--tx-thread", a.tx_thread,
+                 "Send large frame batches from a second thread per port: on, off, auto (on with 4+ CPUs)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   app.add_option("--poll-us", a.poll_us, "Busy-poll this many microseconds before sleeping (lower latency, more CPU)")
+      ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   app.add_option("--log-level", a.log_level, "Log level: error, warn, info, debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));

@@ -16,6 +16,7 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "link/tx_thread.h"
 #include "wire/frame.h"
 #include "wire/range_set.h"
 
@@ -89,8 +90,13 @@ struct TargetTransport::Impl {
   // Transmit batch for this loop turn.
   std::vector<std::array<uint8_t, kFrameHeadroom + kDigestSize>> tx_heads;
   std::vector<TxFrame> tx;
-  std::vector<uint8_t> tx_dd;  // per frame: has data digest in the head buffer's tail
   std::vector<std::vector<uint8_t>> tx_owned;  // control frames built whole
+  // With a TxThread: the batch it is sending (the same three parts, swapped with the ones above).
+  // Its frames also point into slot buffers: tx_quiesce() before freeing or reallocating one.
+  std::unique_ptr<TxThread> tx_thread;
+  std::vector<std::array<uint8_t, kFrameHeadroom + kDigestSize>> tx_heads_sending;
+  std::vector<TxFrame> tx_sending;
+  std::vector<std::vector<uint8_t>> tx_owned_sending;
   // The subsystems this port (interface) offers; all of them unless the configuration says.
   bool all_subsystems = true;
   std::set<std::string> port_subsystems;
@@ -111,20 +117,43 @@ struct TargetTransport::Impl {
     link_max_payload = max_payload_for_mtu(link->mtu());
     tx_heads.resize(kTxHeaders);
     tx.reserve(kTxHeaders + 64);
+    if (options.tx_thread) {
+      tx_heads_sending.resize(kTxHeaders);
+      tx_sending.reserve(kTxHeaders + 64);
+      tx_thread = std::make_unique<TxThread>(link);
+    }
     stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   }
   ~Impl() {
+    tx_thread.reset();  // before the slot buffers its batch points into
     if (stop_fd >= 0) close(stop_fd);
   }
 
   // ---- transmit ----
   void flush_tx() {
     if (tx.empty()) return;
-    Status s = link->send(tx);
-    if (!s.is_ok()) LOG_WARN("send failed: %s", s.message().c_str());
     st.frames_out += tx.size();
+    if (tx_thread && tx.size() >= options.tx_thread_min_frames) {
+      // Hand this batch over and keep going; the previous one must be out before its buffers
+      // (now the ones to fill) are used again. Order on the wire is kept: one batch at a time.
+      tx_thread->wait();
+      std::swap(tx, tx_sending);
+      std::swap(tx_heads, tx_heads_sending);
+      std::swap(tx_owned, tx_owned_sending);
+      tx_thread->post(tx_sending);
+    } else {
+      if (tx_thread) tx_thread->wait();  // a small batch goes out inline, after the one in progress
+      Status s = link->send(tx);
+      if (!s.is_ok()) LOG_WARN("send failed: %s", s.message().c_str());
+    }
     tx.clear();
     tx_owned.clear();
+  }
+
+  // Every frame queued so far is on the wire: slot buffers may be freed or replaced.
+  void tx_quiesce() {
+    flush_tx();
+    if (tx_thread) tx_thread->wait();
   }
 
   void queue_frame(const MacAddress& dst, const FrameHeader& h, std::span<const uint8_t> body) {
@@ -195,6 +224,7 @@ struct TargetTransport::Impl {
 
   // ---- queue bookkeeping ----
   void remove_queue(std::map<QueueKey, std::unique_ptr<Queue>>::iterator it) {
+    tx_quiesce();  // frames of this queue may still point into its slot buffers
     std::unique_ptr<Queue> q = std::move(it->second);
     queues.erase(it);
     q->dead = true;
@@ -217,6 +247,7 @@ struct TargetTransport::Impl {
   void reap_graveyard() {
     for (size_t i = 0; i < graveyard.size();) {
       if (graveyard[i]->executing == 0) {
+        tx_quiesce();
         graveyard[i] = std::move(graveyard.back());
         graveyard.pop_back();
       } else {
@@ -432,7 +463,7 @@ struct TargetTransport::Impl {
       dir = DataDirection::kNone;
     }
     if (total > s.buf_cap) {
-      flush_tx();  // frames queued this turn may still point into the old buffer
+      tx_quiesce();  // frames queued or being sent may still point into the old buffer
       size_t cap = (size_t(total) + 4095) & ~size_t(4095);
       s.buf = alloc_aligned(cap);
       s.buf_cap = cap;
@@ -793,7 +824,9 @@ void TargetTransport::add_port(TargetPort port, const TargetOptions& options) {
   links_.push_back(std::move(port.link));
 }
 
-TargetTransport::~TargetTransport() = default;
+TargetTransport::~TargetTransport() {
+  ports_.clear();  // their send threads use the links
+}
 
 void TargetTransport::request_stop() {
   for (auto& p : ports_) p->stop_requested.store(true);

@@ -27,6 +27,10 @@ struct TargetOptions {
   bool allow_header_digest = true;
   bool allow_data_digest = true;
   uint32_t poll_us = 0;             // busy-poll this long before sleeping in poll()
+  // Send large frame batches from a second thread per port (TxThread), so the kernel's send work
+  // overlaps the loop's next turn. Batches of fewer than tx_thread_min_frames go out inline.
+  bool tx_thread = false;
+  uint32_t tx_thread_min_frames = 8;
   uint32_t shutdown_timeout_ms = 10000;  // waiting for in-flight I/O at stop
 };
 

@@ -22,6 +22,7 @@
 #include "common/bytes.h"
 #include "link/link.h"
 #include "link/netif.h"
+#include "link/tx_thread.h"
 
 extern char** environ;
 
@@ -113,6 +114,43 @@ TEST(MemoryLinkTest, RoundTripBothWays) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got[0].intact);
   EXPECT_EQ(got[0].seq, 9u);
+}
+
+// TxThread: batches posted one after another arrive complete and in order, and wait() returns
+// only once a batch is out (the buffers may then be reused: the next batch reuses them here).
+TEST(TxThreadTest, BatchesArriveInOrderAndWaitMeansSent) {
+  MemoryLinkPair pair = make_memory_link_pair(1500, kEtherType, kMacA, kMacB);
+  constexpr uint32_t kBatches = 200, kPerBatch = 7;
+  std::vector<Parsed> got;
+  {
+    TxThread tx(pair.a.get());
+    EXPECT_TRUE(tx.idle());
+    std::vector<TestFrame> frames(kPerBatch);
+    std::vector<TxFrame> batch(kPerBatch);
+    for (uint32_t b = 0; b < kBatches; ++b) {
+      tx.wait();  // the previous batch's buffers are free again
+      for (uint32_t i = 0; i < kPerBatch; ++i) {
+        frames[i] = make_frame(kMacB, kMacA, b * kPerBatch + i, 200 + i * 100);
+        batch[i] = frames[i].tx();
+      }
+      tx.post(batch);
+      if (b % 16 == 0) {
+        tx.wait();
+        EXPECT_TRUE(tx.idle());
+        // Everything posted so far is on the wire.
+        pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); }, 100000);
+        EXPECT_EQ(got.size(), size_t(b + 1) * kPerBatch);
+      }
+    }
+    tx.wait();
+    EXPECT_EQ(tx.batches(), kBatches);
+  }  // the destructor joins the thread
+  pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); }, 100000);
+  ASSERT_EQ(got.size(), size_t(kBatches) * kPerBatch);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(got[i].intact) << i;
+    EXPECT_EQ(got[i].seq, i);
+  }
 }
 
 TEST(MemoryLinkTest, BatchesArriveInOrderAcrossPartialReceives) {
