@@ -74,6 +74,23 @@ using QueueKey = std::tuple<std::array<uint8_t, 6>, uint16_t, uint32_t>;
 
 }  // namespace
 
+// Payload buffers of control frames, reused from batch to batch: once warm, building a response
+// allocates nothing. A taken buffer stays valid until reset() (the batch has been sent).
+class OwnedPayloads {
+ public:
+  std::span<uint8_t> take(size_t n) {
+    if (used_ == bufs_.size()) bufs_.emplace_back();
+    std::vector<uint8_t>& b = bufs_[used_++];
+    b.resize(n);
+    return {b.data(), n};
+  }
+  void reset() { used_ = 0; }
+
+ private:
+  std::vector<std::vector<uint8_t>> bufs_;
+  size_t used_ = 0;
+};
+
 struct TargetTransport::Impl {
   TargetCore* core;
   Link* link;
@@ -90,13 +107,13 @@ struct TargetTransport::Impl {
   // Transmit batch for this loop turn.
   std::vector<std::array<uint8_t, kFrameHeadroom + kDigestSize>> tx_heads;
   std::vector<TxFrame> tx;
-  std::vector<std::vector<uint8_t>> tx_owned;  // control frames built whole
+  OwnedPayloads tx_owned;  // payloads of the control frames built here (responses, ...)
   // With a TxThread: the batch it is sending (the same three parts, swapped with the ones above).
   // Its frames also point into slot buffers: tx_quiesce() before freeing or reallocating one.
   std::unique_ptr<TxThread> tx_thread;
   std::vector<std::array<uint8_t, kFrameHeadroom + kDigestSize>> tx_heads_sending;
   std::vector<TxFrame> tx_sending;
-  std::vector<std::vector<uint8_t>> tx_owned_sending;
+  OwnedPayloads tx_owned_sending;
   // The subsystems this port (interface) offers; all of them unless the configuration says.
   bool all_subsystems = true;
   std::set<std::string> port_subsystems;
@@ -147,7 +164,7 @@ struct TargetTransport::Impl {
       if (!s.is_ok()) LOG_WARN("send failed: %s", s.message().c_str());
     }
     tx.clear();
-    tx_owned.clear();
+    tx_owned.reset();
   }
 
   // Every frame queued so far is on the wire: slot buffers may be freed or replaced.
@@ -161,12 +178,21 @@ struct TargetTransport::Impl {
     tx.push_back(encode_tx_frame(tx_heads[tx.size()].data(), dst, mac, ethertype, h, body));
   }
 
-  // Control frames whose payload is built here (not pointing into a slot buffer).
-  void queue_owned(const MacAddress& dst, FrameHeader h, std::vector<uint8_t> payload) {
+  // Room for the payload of a control frame built here, valid until the frame is sent; then
+  // queue_owned(). Flushes first when the batch is full, so queue_owned() will not.
+  std::span<uint8_t> owned_payload(size_t n) {
     if (tx.size() >= kTxHeaders) flush_tx();
+    return tx_owned.take(n);
+  }
+  void queue_owned(const MacAddress& dst, FrameHeader h, std::span<const uint8_t> payload) {
     h.length = uint16_t(payload.size());
-    tx_owned.push_back(std::move(payload));
-    queue_frame(dst, h, tx_owned.back());
+    queue_frame(dst, h, payload);
+  }
+  // Rare control frames whose payload comes ready-made.
+  void queue_owned(const MacAddress& dst, FrameHeader h, const std::vector<uint8_t>& payload) {
+    std::span<uint8_t> p = owned_payload(payload.size());
+    std::copy(payload.begin(), payload.end(), p.begin());
+    queue_owned(dst, h, p);
   }
 
   FrameHeader header_for(const Queue& q, FrameKind kind) const {
@@ -187,7 +213,7 @@ struct TargetTransport::Impl {
     h.nonce = nonce;
     std::vector<uint8_t> p(4, 0);
     put_le16(p.data(), uint16_t(why));
-    queue_owned(dst, h, std::move(p));
+    queue_owned(dst, h, p);
   }
 
   // Sends [offset, offset+len) of a slot's controller-to-host data as Data frames.
@@ -212,9 +238,9 @@ struct TargetTransport::Impl {
     h.cid = s.req.sqe.cid;
     h.gen = s.gen;
     h.total = status_ok(s.req.cqe.status) ? s.req.data_len : 0;
-    std::vector<uint8_t> p(kCqeSize);
+    std::span<uint8_t> p = owned_payload(kCqeSize);
     encode_cqe(s.req.cqe, p.data());
-    queue_owned(q.host, h, std::move(p));
+    queue_owned(q.host, h, p);
   }
 
   void send_result(Queue& q, Slot& s) {
@@ -375,7 +401,7 @@ struct TargetTransport::Impl {
     }
     std::vector<uint8_t> p(kConnectPayloadSize);
     encode_connect_response(resp, p.data());
-    queue_owned(f.src, h, std::move(p));
+    queue_owned(f.src, h, p);
   }
 
   // Answers a command that cannot start without running it through the core.
@@ -387,9 +413,9 @@ struct TargetTransport::Impl {
     cqe.cid = cid;
     cqe.sq_id = q.qid;
     cqe.status = status;
-    std::vector<uint8_t> p(kCqeSize);
+    std::span<uint8_t> p = owned_payload(kCqeSize);
     encode_cqe(cqe, p.data());
-    queue_owned(q.host, h, std::move(p));
+    queue_owned(q.host, h, p);
   }
 
   void on_command(const Frame& f) {
@@ -609,7 +635,7 @@ struct TargetTransport::Impl {
       h.nonce = f.h.nonce;
       h.offset = uint32_t(first);
       h.total = uint32_t(entries.size());
-      queue_owned(f.src, h, std::move(p));
+      queue_owned(f.src, h, p);
       if (n == 0) break;
       first += n;
     } while (first < entries.size());
