@@ -266,7 +266,7 @@ WORKLOADS = [
     ("w128k_qd8", "128 KiB write QD8"),
     ("rr4k_qd32_i2", "4 KiB randread QD32 on 2 queues (16 each)"),
 ]
-PEERS = [("nvmeoe", "nvmeoe"), ("nvmeoe-poll", "nvmeoe, busy poll (--poll-us both ends)"),
+PEERS = [("nvmeoe", "nvmeoe (defaults)"), ("nvmeoe-poll", "nvmeoe, --poll-us 50 on both ends"),
          ("nbd", "NBD (nbdkit + fio nbd)"), ("iscsi", "iSCSI (tgt + iscsi-perf)"),
          ("local", "local io_uring (limit)")]
 # The nvmeoe configurations every ratio and goal is given for.

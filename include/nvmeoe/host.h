@@ -33,8 +33,9 @@ struct ConnectOptions {
   uint16_t queue_size = 128;        // I/O queue entries
   uint32_t kato_ms = 5000;          // keep-alive timeout given to the target; 0 disables
   // While commands are in flight, the loop checks the link this long without sleeping before it
-  // waits in poll(): lower latency for more CPU. 0: always sleep.
-  uint32_t poll_us = 0;
+  // waits in poll(): lower latency for more CPU. 0: always sleep. The default catches the next
+  // frame of a multi-frame answer and a fast target's reply without a sleep and wake-up.
+  uint32_t poll_us = 10;
   bool header_digest = false;
   bool data_digest = false;
   std::chrono::milliseconds connect_timeout{5000};   // overall, per queue handshake

@@ -14,7 +14,7 @@ namespace nvmeoe::cli {
 struct ConnectArgs {
   std::string traddr, nqn, host_iface, hostnqn, hostid, ethertype = "0x88b5";
   unsigned nr_io_queues = 1, queue_size = 128, kato_s = 5, connect_timeout_s = 5, reconnect_delay_s = 10;
-  unsigned poll_us = 0;
+  unsigned poll_us = 10;  // ConnectOptions::poll_us
   int ctrl_loss_tmo_s = 600;  // -1: reconnect forever, as in nvme-cli
   bool hdr_digest = false, data_digest = false, duplicate_connect = false;
   std::string frontend = "auto", mountpoint;

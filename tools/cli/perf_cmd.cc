@@ -38,7 +38,7 @@ void on_interrupt(int) {
 struct PerfArgs {
   std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
-  unsigned poll_us = 0;
+  unsigned poll_us = 10;  // ConnectOptions::poll_us
   unsigned ctrl_loss_tmo_s = 0, reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
   uint32_t nsid = 1;
   bool verify = false, json = false, hdr_digest = false, data_digest = false;
