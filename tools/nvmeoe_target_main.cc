@@ -68,7 +68,7 @@ struct Args {
   std::vector<std::string> allow_hosts, devices;
   bool readonly = false, dump_config = false;
   int verbose = 0;
-  uint32_t poll_us = 0;
+  uint32_t poll_us = 10;  // catches the next frame of a burst without a sleep and wake-up
   std::string tx_thread = "off";
 };
 
