@@ -29,6 +29,9 @@ struct ConnectOptions {
   std::string hostnqn;              // empty: /etc/nvme/hostnqn, else a generated uuid NQN
   std::string hostid;               // empty: /etc/nvme/hostid, else derived from the host NQN
   uint16_t ethertype = 0x88B5;
+  // How frames reach the network: "packet" (AF_PACKET) or "af_xdp" (an XDP program and AF_XDP
+  // sockets; needs CAP_BPF and an interface with no other XDP program).
+  std::string link = "packet";
   uint16_t nr_io_queues = 1;
   uint16_t queue_size = 128;        // I/O queue entries
   uint32_t kato_ms = 5000;          // keep-alive timeout given to the target; 0 disables

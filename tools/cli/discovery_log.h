@@ -10,7 +10,7 @@
 namespace nvmeoe::cli {
 
 // Prints the log (normal or JSON) on stdout; errors on stderr. Returns the exit status.
-int print_discovery_log_page(const std::string& iface, uint16_t ethertype, const std::string& hostnqn,
+int print_discovery_log_page(const std::string& iface, const std::string& link, uint16_t ethertype, const std::string& hostnqn,
                              const std::string& target_mac, bool json);
 // The text `nvme discover` prints for a log, exposed for tests.
 std::string format_discovery_log(const DiscoveryLog& log);
