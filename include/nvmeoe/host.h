@@ -112,6 +112,9 @@ class HostController {
   virtual std::string hostnqn() const = 0;
   virtual std::string target_mac() const = 0;
   virtual std::string local_iface() const = 0;
+  // The link under the association: "packet", "af_xdp native" or "af_xdp generic" (empty for a
+  // link given to connect() that does not say).
+  virtual std::string link_kind() const { return ""; }
   virtual uint16_t io_queue_count() const = 0;
   virtual std::vector<QueueStats> stats() const = 0;
   // False once the controller is gone for good: disconnected, or ctrl_loss_tmo ran out.

@@ -38,6 +38,9 @@ class Link {
   virtual uint32_t mtu() const = 0;
   virtual uint16_t ethertype() const = 0;
   virtual std::string name() const = 0;
+  // Which implementation carries the frames, for people: "packet", "af_xdp native",
+  // "af_xdp generic"; empty for the in-process links of the tests.
+  virtual std::string kind() const { return ""; }
 
   // Hands each received frame (starting at the Ethernet destination MAC) to `sink`, at most `max`
   // frames, without blocking. Frames the local host sent itself are not delivered. The span is valid

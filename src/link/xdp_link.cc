@@ -164,6 +164,7 @@ class XdpLink final : public Link {
   uint32_t mtu() const override { return info_.mtu; }
   uint16_t ethertype() const override { return ethertype_; }
   std::string name() const override { return info_.name; }
+  std::string kind() const override { return program_->native() ? "af_xdp native" : "af_xdp generic"; }
   int wait_fd() const override { return epoll_fd_ >= 0 ? epoll_fd_ : sockets_[0].fd; }
 
   size_t receive(FunctionRef<void(std::span<const uint8_t>)> sink, size_t max) override;

@@ -5,7 +5,7 @@
 # program passes every frame that is not nvmeoe's); a target killed with SIGKILL leaves no XDP
 # program on its interface; a second AF_XDP link on an interface that has one is refused clearly;
 # a target on AF_XDP and a host on AF_PACKET (and the reverse) interoperate; NVMEOE_LINK selects the
-# link; bad --link values and a too-large MTU are clear errors.
+# link; `nvmeoe list -v` shows it; bad --link values and a too-large MTU are clear errors.
 source "$(dirname "$0")/lib.sh"
 e2e_init afx
 
@@ -48,6 +48,9 @@ run_at_mtu() {
   step "MTU $mtu: host with --link af_xdp, write/read/verify"
   connect_host -n "$NQN" -i 2 --link af_xdp
   has_xdp "$NS_H" "$VETH_H" || fail "no XDP program on $VETH_H while the agent runs"
+  nv list -v | grep -E "via $VETH_H, link af_xdp (native|generic)" || fail "nvmeoe list -v does not show the AF_XDP link"
+  nv list -v -o json | jq -e --arg c "$CTRL" '.Controllers[] | select(.Controller == $c) | .Link | startswith("af_xdp")' \
+    >/dev/null || fail "nvmeoe list -v -o json has no Link af_xdp for $CTRL"
   local size lba
   for size in 512 4096 131072 1048576; do
     for lba in 0 9 $((NS_BYTES / 512 - size / 512)); do
