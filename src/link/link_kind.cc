@@ -21,8 +21,7 @@ std::string default_link_name() {
   return env != nullptr && *env != '\0' ? env : "packet";
 }
 
-Result<std::unique_ptr<Link>> open_link(LinkKind kind, const std::string& iface, uint16_t ethertype,
-                                        uint32_t min_mtu) {
+Result<std::unique_ptr<Link>> open_link(LinkKind kind, const std::string& iface, uint16_t ethertype, uint32_t min_mtu) {
   if (kind == LinkKind::kAfXdp) return open_xdp_link(iface, ethertype, min_mtu, XdpMode::kAuto);
   return open_packet_link(iface, ethertype, min_mtu);
 }

@@ -6,6 +6,7 @@
 // Nothing is allocated and no system call is made per frame: receive() reads the RX ring and hands
 // the buffers back through the fill ring in one batch; send() copies frames into free UMEM frames,
 // publishes them in one batch and kicks the kernel once per batch.
+#include <dirent.h>
 #include <linux/ethtool.h>
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
@@ -20,7 +21,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
 #include <vector>
 
 #include "common/log.h"
@@ -173,8 +173,8 @@ class XdpLink final : public Link {
 
  private:
   Status open_socket(Socket& s, bool use_sg);
-  Status map_ring(Socket& s, Ring& ring, const xdp_ring_offset& off, uint64_t pgoff, uint32_t entries,
-                  size_t slot_size, const char* what);
+  Status map_ring(Socket& s, Ring& ring, const xdp_ring_offset& off, uint64_t pgoff, uint32_t entries, size_t slot_size,
+                  const char* what);
   size_t receive_from(Socket& s, FunctionRef<void(std::span<const uint8_t>)> sink, size_t max);
   void reap_completions(Socket& s);
   Status kick(Socket& s);
@@ -244,9 +244,8 @@ Status XdpLink::open_socket(Socket& s, bool use_sg) {
   if (::setsockopt(s.fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof reg) < 0) {
     int err = errno;
     if (err == ENOBUFS || err == ENOMEM || err == EPERM)
-      return Status::error("registering the AF_XDP UMEM (" + std::to_string(umem_size >> 20) + " MiB)" + where +
-                               ": " + std::strerror(err) +
-                               " (locked-memory limit too low? raise `ulimit -l` or run as root)",
+      return Status::error("registering the AF_XDP UMEM (" + std::to_string(umem_size >> 20) + " MiB)" + where + ": " +
+                               std::strerror(err) + " (locked-memory limit too low? raise `ulimit -l` or run as root)",
                            err);
     return Status::from_errno(err, "registering the AF_XDP UMEM" + where);
   }
@@ -263,8 +262,7 @@ Status XdpLink::open_socket(Socket& s, bool use_sg) {
     return Status::from_errno(errno, "reading the AF_XDP ring offsets" + where);
   NVMEOE_RETURN_IF_ERROR(map_ring(s, s.rx, off.rx, XDP_PGOFF_RX_RING, kRxRingSize, sizeof(xdp_desc), "RX"));
   NVMEOE_RETURN_IF_ERROR(map_ring(s, s.tx, off.tx, XDP_PGOFF_TX_RING, kTxRingSize, sizeof(xdp_desc), "TX"));
-  NVMEOE_RETURN_IF_ERROR(
-      map_ring(s, s.fill, off.fr, XDP_UMEM_PGOFF_FILL_RING, kRxRingSize, sizeof(uint64_t), "fill"));
+  NVMEOE_RETURN_IF_ERROR(map_ring(s, s.fill, off.fr, XDP_UMEM_PGOFF_FILL_RING, kRxRingSize, sizeof(uint64_t), "fill"));
   NVMEOE_RETURN_IF_ERROR(
       map_ring(s, s.comp, off.cr, XDP_UMEM_PGOFF_COMPLETION_RING, kTxRingSize, sizeof(uint64_t), "completion"));
 
@@ -288,13 +286,13 @@ Status XdpLink::open_socket(Socket& s, bool use_sg) {
     int err = errno;
     if (err == ENODEV || err == ENXIO) return Status::error("interface '" + info_.name + "' not found", ENODEV);
     if (err == EBUSY)
-      return Status::error("queue " + std::to_string(s.queue) + " of " + info_.name +
-                               " already has an AF_XDP socket of another program",
-                           err);
+      return Status::error(
+          "queue " + std::to_string(s.queue) + " of " + info_.name + " already has an AF_XDP socket of another program",
+          err);
     if (err == EINVAL && use_sg)
-      return Status::error("binding an AF_XDP socket" + where +
-                               ": the kernel refused multi-buffer AF_XDP (XDP_USE_SG needs Linux 6.6)",
-                           err);
+      return Status::error(
+          "binding an AF_XDP socket" + where + ": the kernel refused multi-buffer AF_XDP (XDP_USE_SG needs Linux 6.6)",
+          err);
     return Status::from_errno(err, "binding an AF_XDP socket" + where);
   }
   return Status::ok();
@@ -415,11 +413,10 @@ Status XdpLink::kick(Socket& s) {
     if (before == s.tx_next) return Status::ok();
     if (::sendto(s.fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) {
       int err = errno;
-      // Full device queue or budget used up: what is left goes with the next kick.
-      if (err == ENETDOWN) {
-        // The frames stay in the TX ring and leave when the interface comes back.
-        return Status::ok();
-      }
+      // The interface is down: the frames wait in the TX ring (or are lost when it is full).
+      if (err == ENETDOWN) return Status::ok();
+      // EAGAIN/EBUSY/ENOBUFS: a full device queue or the per-call budget used up, not an error;
+      // the progress check below decides whether to go on.
       if (err != EAGAIN && err != EWOULDBLOCK && err != EBUSY && err != ENOBUFS && err != EINTR)
         return Status::from_errno(err, "sending on " + info_.name);
     }

@@ -47,15 +47,33 @@ constexpr bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int
   i.imm = imm;
   return i;
 }
-constexpr bpf_insn mov64_reg(uint8_t dst, uint8_t src) { return insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }
-constexpr bpf_insn mov64_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
-constexpr bpf_insn add64_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm); }
-constexpr bpf_insn ldx_w(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_W | BPF_MEM, dst, src, off, 0); }
-constexpr bpf_insn ldx_h(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_H | BPF_MEM, dst, src, off, 0); }
-constexpr bpf_insn jgt_reg(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_JMP | BPF_JGT | BPF_X, dst, src, off, 0); }
-constexpr bpf_insn jne_imm(uint8_t dst, int32_t imm, int16_t off) { return insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm); }
-constexpr bpf_insn call(int32_t helper) { return insn(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
-constexpr bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
+constexpr bpf_insn mov64_reg(uint8_t dst, uint8_t src) {
+  return insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
+constexpr bpf_insn mov64_imm(uint8_t dst, int32_t imm) {
+  return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
+}
+constexpr bpf_insn add64_imm(uint8_t dst, int32_t imm) {
+  return insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
+}
+constexpr bpf_insn ldx_w(uint8_t dst, uint8_t src, int16_t off) {
+  return insn(BPF_LDX | BPF_W | BPF_MEM, dst, src, off, 0);
+}
+constexpr bpf_insn ldx_h(uint8_t dst, uint8_t src, int16_t off) {
+  return insn(BPF_LDX | BPF_H | BPF_MEM, dst, src, off, 0);
+}
+constexpr bpf_insn jgt_reg(uint8_t dst, uint8_t src, int16_t off) {
+  return insn(BPF_JMP | BPF_JGT | BPF_X, dst, src, off, 0);
+}
+constexpr bpf_insn jne_imm(uint8_t dst, int32_t imm, int16_t off) {
+  return insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm);
+}
+constexpr bpf_insn call(int32_t helper) {
+  return insn(BPF_JMP | BPF_CALL, 0, 0, 0, helper);
+}
+constexpr bpf_insn exit_insn() {
+  return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
 
 // The program (r1 = struct xdp_md *ctx):
 //   if (data + 14 > data_end) return XDP_PASS;              // bounds check for the verifier
@@ -180,10 +198,9 @@ Status XdpProgram::attach(const InterfaceInfo& iface, XdpMode mode) {
     return static_cast<int>(sys_bpf(BPF_LINK_CREATE, &attr));
   };
   auto busy = [&](int err) {
-    return Status::error("interface " + iface.name +
-                             " already has an XDP program attached (see `ip link show dev " + iface.name +
-                             "`); the AF_XDP link does not replace it: remove it (`ip link set dev " + iface.name +
-                             " xdp off`) or use --link packet",
+    return Status::error("interface " + iface.name + " already has an XDP program attached (see `ip link show dev " +
+                             iface.name + "`); the AF_XDP link does not replace it: remove it (`ip link set dev " +
+                             iface.name + " xdp off`) or use --link packet",
                          err);
   };
   int native_err = 0;
