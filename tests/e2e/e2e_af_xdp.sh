@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The AF_XDP link (--link af_xdp) over a veth pair, at MTU 1500 and at MTU 9000: target and host
-# both on AF_XDP; write/read/verify of 512 B to 1 MiB against the read-back and the backing file and
-# a short `nvmeoe perf --verify`; ARP and ping across the veth while the XDP programs are attached (the
-# program passes every frame that is not nvmeoe's); a target killed with SIGKILL leaves no XDP
-# program on its interface; a second AF_XDP link on an interface that has one is refused clearly;
-# a target on AF_XDP and a host on AF_PACKET (and the reverse) interoperate; NVMEOE_LINK selects the
-# link; `nvmeoe list -v` shows it; bad --link values and a too-large MTU are clear errors.
+# both on AF_XDP; write/read/verify of 512 B to 1 MiB against the read-back and the backing file
+# and a short `nvmeoe perf --verify`; ARP and ping across the veth while the XDP programs are
+# attached (the program passes every frame that is not nvmeoe's); a target killed with SIGKILL
+# leaves no XDP program on its interface; a second AF_XDP link on an interface that has one is
+# refused clearly; a target on AF_XDP and a host on AF_PACKET (and the reverse) interoperate;
+# NVMEOE_LINK selects the link; `nvmeoe list -v` shows it; bad --link values, missing privileges
+# and a too-large MTU are clear errors.
 source "$(dirname "$0")/lib.sh"
 e2e_init afx
 
@@ -113,13 +114,15 @@ run_at_mtu() {
 run_at_mtu 1500
 run_at_mtu 9000
 
-step "errors: bad --link, bad NVMEOE_LINK, MTU too large for the UMEM"
+step "errors: bad --link, bad NVMEOE_LINK, missing interface, no CAP_BPF, MTU too large for the UMEM"
 netns_create 1500
 expect_fail 10 'invalid link .tcp.: use packet or af_xdp' "$TARGET" --link tcp --nqn "$NQN" --iface lo mem:1M
 expect_fail 10 'NVMEOE_LINK.*invalid link .xdp.' env NVMEOE_LINK=xdp "$TARGET" --nqn "$NQN" --iface lo mem:1M
 expect_fail 10 'invalid link .tcp.' "$NVMEOE" discover --host-iface lo --link tcp
 expect_fail 10 'NVMEOE_LINK.*invalid link' env NVMEOE_LINK=bogus "$NVMEOE" discover --host-iface lo
 expect_fail 10 'not found' ip netns exec "$NS_H" "$NVMEOE" discover --host-iface nvmeoe-nope0 --link af_xdp
+expect_fail 10 'needs CAP_BPF and CAP_NET_ADMIN' ip netns exec "$NS_H" setpriv --bounding-set=-bpf,-sys_admin \
+  --inh-caps=-all -- "$NVMEOE" discover --host-iface "$VETH_H" --link af_xdp
 ip -n "$NS_T" link set "$VETH_T" mtu 65000
 expect_fail 10 'too large for the AF_XDP link' ip netns exec "$NS_T" "$TARGET" --link af_xdp --nqn "$NQN" \
   --iface "$VETH_T" mem:1M
