@@ -350,9 +350,10 @@ int main(int argc, char** argv) {
       "  nvmeoe-target --config /etc/nvmeoe/lab.json\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > "
       "/etc/nvmeoe/disk1.json\n\n"
-      "Needs CAP_NET_RAW (root; --link af_xdp: CAP_NET_ADMIN and CAP_BPF). One target per NQN and interface; lock files live in $NVMEOE_RUN_DIR\n"
-      "(default /run/nvmeoe). SIGINT/SIGTERM stop it cleanly; with --config, SIGHUP re-reads the file and\n"
-      "applies the difference (a file with an error changes nothing).");
+      "Needs CAP_NET_RAW (root; --link af_xdp also CAP_NET_ADMIN and CAP_BPF). One target per NQN and\n"
+      "interface; lock files live in $NVMEOE_RUN_DIR (default /run/nvmeoe). SIGINT/SIGTERM stop it\n"
+      "cleanly; with --config, SIGHUP re-reads the file and applies the difference (a file with an\n"
+      "error changes nothing).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

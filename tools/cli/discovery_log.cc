@@ -71,8 +71,8 @@ std::string format_discovery_log_json(const DiscoveryLog& log) {
   return doc.dump(2) + "\n";
 }
 
-int print_discovery_log_page(const std::string& iface, const std::string& link, uint16_t ethertype, const std::string& hostnqn,
-                             const std::string& target_mac, bool json) {
+int print_discovery_log_page(const std::string& iface, const std::string& link, uint16_t ethertype,
+                             const std::string& hostnqn, const std::string& target_mac, bool json) {
   ConnectOptions o;
   o.host_iface = iface;
   o.target_mac = target_mac;
