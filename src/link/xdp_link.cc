@@ -116,7 +116,7 @@ struct PieceReader {
     while (len > 0) {
       const auto& piece = pieces[index];
       size_t n = std::min(len, piece.size() - offset);
-      std::memcpy(out, piece.data() + offset, n);
+      if (n > 0) std::memcpy(out, piece.data() + offset, n);  // an empty piece may have no data pointer
       out += n;
       len -= n;
       offset += n;
