@@ -8,7 +8,7 @@ PACKAGES=(
   liburing-dev libfuse3-dev fuse3                     # storage backend, FUSE frontend
   libgtest-dev libgmock-dev googletest                # unit tests
   libcli11-dev nlohmann-json3-dev libbenchmark-dev    # command lines, JSON, microbenchmarks
-  iproute2 tcpdump tshark                             # namespaces/veth, captures, dissector tests
+  iproute2 tcpdump tshark iputils-ping                # namespaces/veth, captures, dissector tests, ping
   util-linux e2fsprogs procps psmisc xxd jq           # test tooling (setpriv, losetup, mkfs, pgrep, jq)
   fio python3                                         # FUSE frontend tests (io_uring verify, fsync)
   qemu-system-x86 busybox-static cpio xz-utils file   # ublk VM test (tests/vm, e2e_ublk_vm.sh)

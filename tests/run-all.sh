@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The single test command: builds the normal build (build/) and an ASan+UBSan build (build-asan/),
 # runs the unit tests of both, then every end-to-end test (tests/e2e/e2e_*.sh, then
-# tests/fault/relay_smoke.sh and tests/fault/fault_e2e.sh, each bounded), and
+# tests/fault/relay_smoke.sh and tests/fault/fault_e2e.sh, each bounded; then e2e_rw, e2e_garbage,
+# e2e_shutdown and fault_e2e again over the AF_XDP link, NVMEOE_LINK=af_xdp), and
 # ends with "N passed, M failed". Must run as root (network namespaces, raw sockets).
 #
 # Environment: E2E_TIMEOUT (seconds per e2e test, default 300; FAULT_E2E_TIMEOUT for
@@ -157,6 +158,21 @@ if [ "$build_rc" = 0 ]; then
       E2E_TIMEOUT=${FAULT_E2E_TIMEOUT:-420} e2e "$REPO/tests/fault/$t.sh" "$name"
     else
       e2e "$REPO/tests/fault/$t.sh" "$name"
+    fi
+  done
+  # The data-path suites once more over the AF_XDP link: NVMEOE_LINK sets the default link of the
+  # target and of every host command, so the scripts run unchanged (the fault relay and the garbage
+  # sender stay on AF_PACKET). Left out: e2e_dissector (tcpdump on the interface does not see the
+  # frames the XDP program redirects) and the tests of features above the link (e2e_af_xdp runs
+  # both links itself).
+  for t in e2e_rw e2e_garbage e2e_shutdown fault_e2e; do
+    if [ -n "${TESTS_ONLY:-}" ] && [[ " $TESTS_ONLY " != *" $t "* ]] && [[ " $TESTS_ONLY " != *" $t[af_xdp] "* ]]; then
+      continue
+    fi
+    if [ "$t" = fault_e2e ]; then
+      E2E_TIMEOUT=${FAULT_E2E_TIMEOUT:-420} e2e "$REPO/tests/fault/$t.sh" "$t [af_xdp]" NVMEOE_LINK=af_xdp
+    else
+      e2e "$REPO/tests/e2e/$t.sh" "$t [af_xdp]" NVMEOE_LINK=af_xdp
     fi
   done
 else

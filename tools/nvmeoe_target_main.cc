@@ -64,7 +64,7 @@ void on_stop_signal(int) {
 }
 
 struct Args {
-  std::string nqn, iface, ethertype = "0x88b5", log_level, config;
+  std::string nqn, iface, ethertype = "0x88b5", log_level, config, link = default_link_name();
   std::vector<std::string> allow_hosts, devices;
   bool readonly = false, dump_config = false;
   int verbose = 0;
@@ -220,11 +220,12 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     LOG_INFO("namespaces of %s", what.c_str());
   }
 
+  const LinkKind link_kind = *parse_link_kind(a.link);  // checked in main
   std::vector<TargetPort> ports;
   std::vector<std::string> macs;
   for (size_t i = 0; i < config.ports.size(); ++i) {
     const PortConfig& pc = config.ports[i];
-    auto link = open_packet_link(pc.traddr, pc.ethertype, kMinMtu);
+    auto link = open_link(link_kind, pc.traddr, pc.ethertype, kMinMtu);
     if (!link) {
       if (file.empty())
         LOG_ERROR("%s", link.status().message().c_str());
@@ -348,6 +349,10 @@ int main(int argc, char** argv) {
                  "Send large frame batches from a second thread per port: on, off, auto (on with 4+ CPUs)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  app.add_option("--link", a.link,
+                 "How frames reach the network: packet (AF_PACKET) or af_xdp (an XDP program and AF_XDP "
+                 "sockets); default from NVMEOE_LINK, else packet")
+      ->capture_default_str();
   app.add_option("--poll-us", a.poll_us, "Busy-poll this many microseconds before sleeping (lower latency, more CPU)")
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
@@ -364,9 +369,10 @@ int main(int argc, char** argv) {
       "  nvmeoe-target --config /etc/nvmeoe/lab.json\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > "
       "/etc/nvmeoe/disk1.json\n\n"
-      "Needs CAP_NET_RAW (root). One target per NQN and interface; lock files live in $NVMEOE_RUN_DIR\n"
-      "(default /run/nvmeoe). SIGINT/SIGTERM stop it cleanly; with --config, SIGHUP re-reads the file and\n"
-      "applies the difference (a file with an error changes nothing).");
+      "Needs CAP_NET_RAW (root; --link af_xdp also CAP_NET_ADMIN and CAP_BPF). One target per NQN and\n"
+      "interface; lock files live in $NVMEOE_RUN_DIR (default /run/nvmeoe). SIGINT/SIGTERM stop it\n"
+      "cleanly; with --config, SIGHUP re-reads the file and applies the difference (a file with an\n"
+      "error changes nothing).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -378,6 +384,11 @@ int main(int argc, char** argv) {
   if (a.verbose) level = LogLevel::kDebug;
   set_log_level(level);
 
+  if (Result<LinkKind> kind = parse_link_kind(a.link); !kind) {
+    // The option's value, or NVMEOE_LINK's when the option was not given.
+    LOG_ERROR("%s: %s", app.count("--link") ? "--link" : "NVMEOE_LINK", kind.status().message().c_str());
+    return 1;
+  }
   if (!a.config.empty() &&
       (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() || a.readonly)) {
     LOG_ERROR("--config describes everything: it excludes --nqn, --iface, --allow-host, --readonly and devices");

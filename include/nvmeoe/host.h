@@ -29,6 +29,9 @@ struct ConnectOptions {
   std::string hostnqn;              // empty: /etc/nvme/hostnqn, else a generated uuid NQN
   std::string hostid;               // empty: /etc/nvme/hostid, else derived from the host NQN
   uint16_t ethertype = 0x88B5;
+  // How frames reach the network: "packet" (AF_PACKET) or "af_xdp" (an XDP program and AF_XDP
+  // sockets; needs CAP_BPF and an interface with no other XDP program).
+  std::string link = "packet";
   uint16_t nr_io_queues = 1;
   uint16_t queue_size = 128;        // I/O queue entries
   uint32_t kato_ms = 5000;          // keep-alive timeout given to the target; 0 disables
@@ -113,6 +116,9 @@ class HostController {
   virtual std::string hostnqn() const = 0;
   virtual std::string target_mac() const = 0;
   virtual std::string local_iface() const = 0;
+  // The link under the association: "packet", "af_xdp native" or "af_xdp generic" (empty for a
+  // link given to connect() that does not say).
+  virtual std::string link_kind() const { return ""; }
   virtual uint16_t io_queue_count() const = 0;
   virtual std::vector<QueueStats> stats() const = 0;
   // False once the controller is gone for good: disconnected, or ctrl_loss_tmo ran out.

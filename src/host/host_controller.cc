@@ -501,7 +501,9 @@ Result<std::unique_ptr<HostController>> HostController::connect(std::unique_ptr<
 }
 
 Result<std::unique_ptr<HostController>> HostController::connect(const ConnectOptions& options) {
-  auto link = open_packet_link(options.host_iface, options.ethertype, kMinMtu);
+  auto kind = parse_link_kind(options.link);
+  if (!kind) return kind.status();
+  auto link = open_link(*kind, options.host_iface, options.ethertype, kMinMtu);
   if (!link) return link.status();
   return connect(std::move(link.value()), options);
 }

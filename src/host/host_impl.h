@@ -39,6 +39,7 @@ class HostControllerImpl final : public HostController {
   std::string hostnqn() const override { return opts_.hostnqn; }
   std::string target_mac() const override { return target_.str(); }
   std::string local_iface() const override { return link_->name(); }
+  std::string link_kind() const override { return link_->kind(); }
   uint16_t io_queue_count() const override { return io_queues_.load(); }
   bool alive() const override { return state_.load() != State::kDead; }
   bool connected() const override { return state_.load() == State::kLive; }

@@ -70,6 +70,7 @@ class PacketLink final : public Link {
   uint32_t mtu() const override { return info_.mtu; }
   uint16_t ethertype() const override { return ethertype_; }
   std::string name() const override { return info_.name; }
+  std::string kind() const override { return "packet"; }
   int wait_fd() const override { return fd_; }
 
   size_t receive(FunctionRef<void(std::span<const uint8_t>)> sink, size_t max) override;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -759,6 +760,233 @@ TEST_F(PacketLinkTest, ManyFullSizeFramesArriveIntactAndInOrder) {
   printf("[          ] A->B: %u/%u received, tx_dropped %llu, rx_dropped %llu\n", received, kFrames,
          (unsigned long long)ca.tx_dropped, (unsigned long long)cb.rx_dropped);
 }
+
+
+// ---------------------------------------------------------------- link kinds and XdpLink
+
+TEST(LinkKindTest, ParsesTheTwoNamesAndRejectsOthers) {
+  ASSERT_TRUE(parse_link_kind("packet").is_ok());
+  EXPECT_EQ(*parse_link_kind("packet"), LinkKind::kPacket);
+  ASSERT_TRUE(parse_link_kind("af_xdp").is_ok());
+  EXPECT_EQ(*parse_link_kind("af_xdp"), LinkKind::kAfXdp);
+  for (const char* bad : {"", "xdp", "AF_XDP", "af-xdp", "packet ", "tcp"}) {
+    auto kind = parse_link_kind(bad);
+    ASSERT_FALSE(kind.is_ok()) << bad;
+    EXPECT_EQ(kind.status().message(), "invalid link '" + std::string(bad) + "': use packet or af_xdp");
+  }
+  EXPECT_STREQ(link_kind_name(LinkKind::kPacket), "packet");
+  EXPECT_STREQ(link_kind_name(LinkKind::kAfXdp), "af_xdp");
+}
+
+TEST(LinkKindTest, DefaultComesFromNvmeoeLink) {
+  const char* saved = std::getenv("NVMEOE_LINK");
+  std::string old = saved ? saved : "";
+  ::unsetenv("NVMEOE_LINK");
+  EXPECT_EQ(default_link_name(), "packet");
+  ::setenv("NVMEOE_LINK", "", 1);
+  EXPECT_EQ(default_link_name(), "packet");
+  ::setenv("NVMEOE_LINK", "af_xdp", 1);
+  EXPECT_EQ(default_link_name(), "af_xdp");
+  ::setenv("NVMEOE_LINK", "junk", 1);
+  EXPECT_EQ(default_link_name(), "junk");  // the programs report it when they parse it
+  if (saved) ::setenv("NVMEOE_LINK", old.c_str(), 1);
+  else ::unsetenv("NVMEOE_LINK");
+}
+
+TEST(XdpLinkErrorsTest, MissingInterfaceAndLimits) {
+  auto link = open_xdp_link("nvmeoe-nope0", kEtherType, 1500);
+  ASSERT_FALSE(link.is_ok());
+  EXPECT_EQ(link.status().message(), "interface 'nvmeoe-nope0' not found");
+  auto via_factory = open_link(LinkKind::kAfXdp, "nvmeoe-nope0", kEtherType, 1500);
+  ASSERT_FALSE(via_factory.is_ok());
+  EXPECT_EQ(via_factory.status().message(), "interface 'nvmeoe-nope0' not found");
+  // 16 chained 4 KiB UMEM frames, each with 256 bytes of kernel headroom.
+  EXPECT_EQ(xdp_link_max_mtu(), 16u * (4096 - 256) - 14);
+}
+
+// XdpLink over veth, at MTU 1500 and at MTU 9000 (frames above a page travel as descriptor chains).
+class XdpLinkTest : public ::testing::TestWithParam<uint32_t> {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create network namespaces and load XDP";
+    if (run_command({"ip", "-V"}) != 0) GTEST_SKIP() << "the ip tool is not available";
+    veth_.emplace();
+    ASSERT_EQ(veth_->create(GetParam()), "");
+    ASSERT_TRUE(wait_for_carrier(veth_->ns_a, veth_->if_a));
+    ASSERT_TRUE(wait_for_carrier(veth_->ns_b, veth_->if_b));
+  }
+  void TearDown() override { veth_.reset(); }
+
+  std::unique_ptr<Link> open(const std::string& ns, const std::string& iface, LinkKind kind, uint16_t et) {
+    Result<std::unique_ptr<Link>> result = Status::error("not opened");
+    Status entered = run_in_netns(ns, [&] { result = open_link(kind, iface, et, 1500); });
+    EXPECT_TRUE(entered.is_ok()) << entered.message();
+    EXPECT_TRUE(result.is_ok()) << result.status().message();
+    return entered && result ? std::move(result.value()) : nullptr;
+  }
+  bool has_xdp(const std::string& ns, const std::string& iface) {
+    return run_command({"sh", "-c", "ip -n " + ns + " link show dev " + iface + " | grep -qw xdp"}) == 0;
+  }
+
+  std::optional<VethNamespaces> veth_;
+};
+
+TEST_P(XdpLinkTest, FramesOfEverySizeArriveIntactAndInOrder) {
+  const uint32_t mtu = GetParam();
+  std::unique_ptr<Link> a = open(veth_->ns_a, veth_->if_a, LinkKind::kAfXdp, kEtherType);
+  std::unique_ptr<Link> b = open(veth_->ns_b, veth_->if_b, LinkKind::kAfXdp, kEtherType);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(has_xdp(veth_->ns_a, veth_->if_a));
+  EXPECT_EQ(a->mtu(), mtu);
+  EXPECT_EQ(a->name(), veth_->if_a);
+
+  // Sizes around the UMEM frame and chain boundaries (3840 bytes of data per received frame, 4096
+  // per sent one), up to the full MTU, plus one frame too big that send() drops.
+  std::vector<size_t> sizes = {8, 46, 100, 1000, 1500};
+  for (size_t s : {3826u, 3827u, 4082u, 4083u, 7666u, 7667u, 8178u, 9000u})
+    if (s <= mtu) sizes.push_back(s);
+  std::vector<TestFrame> frames;
+  std::vector<TxFrame> tx;
+  constexpr uint32_t kRounds = 20;
+  for (uint32_t i = 0; i < kRounds * sizes.size(); ++i)
+    frames.push_back(make_frame(b->local_mac(), a->local_mac(), i, sizes[i % sizes.size()]));
+  TestFrame too_big = make_frame(b->local_mac(), a->local_mac(), 999999, mtu + 1);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    tx.push_back(frames[i].tx());
+    if (i == 7) tx.push_back(too_big.tx());
+  }
+  // In batches small enough for the TX frames and the receiver's ring.
+  uint32_t expected = 0, bad = 0;
+  auto drain = [&](int timeout_ms) {
+    if (!readable(b->wait_fd(), timeout_ms)) return;
+    b->receive(
+        [&](std::span<const uint8_t> f) {
+          Parsed p = parse_frame(f, sizes[expected % sizes.size()]);
+          if (!p.intact || p.seq != expected) ++bad;
+          expected = p.seq + 1;
+        },
+        64);
+  };
+  for (size_t first = 0; first < tx.size(); first += 40) {
+    size_t n = std::min<size_t>(40, tx.size() - first);
+    ASSERT_TRUE(a->send(std::span<const TxFrame>(tx).subspan(first, n)).is_ok());
+    drain(0);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (expected < frames.size() && std::chrono::steady_clock::now() < deadline) drain(100);
+  EXPECT_EQ(expected, frames.size()) << "rx_dropped " << b->counters().rx_dropped;
+  EXPECT_EQ(bad, 0u);
+  Link::Counters ca = a->counters(), cb = b->counters();
+  EXPECT_EQ(ca.tx_frames, frames.size());
+  EXPECT_EQ(ca.tx_dropped, 1u);
+  EXPECT_EQ(cb.rx_frames, frames.size());
+  EXPECT_EQ(cb.rx_dropped, 0u);
+  EXPECT_EQ(a->receive([](std::span<const uint8_t>) {}, 100), 0u) << "A must not see its own frames";
+
+  // Closing the link detaches the program.
+  a.reset();
+  EXPECT_FALSE(has_xdp(veth_->ns_a, veth_->if_a));
+}
+
+// Frames of another EtherType pass the program and reach an AF_PACKET socket for them; the AF_XDP
+// link sees none of them. A second AF_XDP link on the same interface is refused, naming the cause.
+TEST_P(XdpLinkTest, OtherEtherTypesPassAndASecondXdpLinkIsRefused) {
+  constexpr uint16_t kOther = 0x88B6;
+  std::unique_ptr<Link> a = open(veth_->ns_a, veth_->if_a, LinkKind::kPacket, kOther);
+  std::unique_ptr<Link> b_xdp = open(veth_->ns_b, veth_->if_b, LinkKind::kAfXdp, kEtherType);
+  std::unique_ptr<Link> b_other = open(veth_->ns_b, veth_->if_b, LinkKind::kPacket, kOther);
+  ASSERT_TRUE(a && b_xdp && b_other);
+
+  TestFrame f = make_frame(b_xdp->local_mac(), a->local_mac(), 5, 200);
+  put_be16(f.head.data() + 12, kOther);
+  TxFrame tx = f.tx();
+  ASSERT_TRUE(a->send({&tx, 1}).is_ok());
+  uint32_t other_seen = 0, xdp_seen = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (other_seen == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (!readable(b_other->wait_fd(), 100)) continue;
+    b_other->receive(
+        [&](std::span<const uint8_t> frame) {
+          other_seen += frame.size() == kEthHeaderSize + 200 && get_be16(frame.data() + 12) == kOther;
+        },
+        8);
+  }
+  EXPECT_EQ(other_seen, 1u);
+  EXPECT_EQ(b_xdp->receive([&](std::span<const uint8_t>) { ++xdp_seen; }, 8), 0u);
+  EXPECT_EQ(xdp_seen, 0u);
+
+  Result<std::unique_ptr<Link>> second = Status::error("not opened");
+  ASSERT_TRUE(run_in_netns(veth_->ns_b, [&] { second = open_xdp_link(veth_->if_b, kEtherType, 1500); }));
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_NE(second.status().message().find("already has an XDP program attached"), std::string::npos)
+      << second.status().message();
+  EXPECT_TRUE(has_xdp(veth_->ns_b, veth_->if_b)) << "the refused link must not detach the first one";
+}
+
+// More frames in one send() than there are TX frames: the excess is dropped and counted, never
+// blocks; what was sent arrives.
+TEST_P(XdpLinkTest, RunningOutOfTxFramesDropsAndCounts) {
+  std::unique_ptr<Link> a = open(veth_->ns_a, veth_->if_a, LinkKind::kAfXdp, kEtherType);
+  std::unique_ptr<Link> b = open(veth_->ns_b, veth_->if_b, LinkKind::kAfXdp, kEtherType);
+  ASSERT_TRUE(a && b);
+  constexpr uint32_t kFrames = 3000;
+  std::vector<TestFrame> frames;
+  std::vector<TxFrame> tx;
+  for (uint32_t i = 0; i < kFrames; ++i) frames.push_back(make_frame(b->local_mac(), a->local_mac(), i, 64));
+  for (const auto& f : frames) tx.push_back(f.tx());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a->send(tx).is_ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  Link::Counters ca = a->counters();
+  EXPECT_EQ(ca.tx_frames + ca.tx_dropped, kFrames);
+  EXPECT_GE(ca.tx_dropped, kFrames - 2048);
+  uint64_t received = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (received + b->counters().rx_dropped < ca.tx_frames && std::chrono::steady_clock::now() < deadline)
+    if (readable(b->wait_fd(), 100)) received += b->receive([](std::span<const uint8_t>) {}, 256);
+  EXPECT_GT(received, 0u);
+  EXPECT_EQ(received + b->counters().rx_dropped, ca.tx_frames);
+  // Completions return the TX frames: a later batch goes out whole.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(a->send(std::span<const TxFrame>(tx).first(100)).is_ok());
+  EXPECT_EQ(a->counters().tx_frames, ca.tx_frames + 100);
+}
+
+// Generic (skb) XDP, the mode of interfaces whose driver has no XDP: the same frames get through,
+// chains included.
+TEST_P(XdpLinkTest, GenericModeCarriesFramesToo) {
+  const uint32_t mtu = GetParam();
+  Result<std::unique_ptr<Link>> ra = Status::error("not opened"), rb = Status::error("not opened");
+  ASSERT_TRUE(run_in_netns(veth_->ns_a, [&] { ra = open_xdp_link(veth_->if_a, kEtherType, 1500, XdpMode::kGeneric); }));
+  ASSERT_TRUE(run_in_netns(veth_->ns_b, [&] { rb = open_xdp_link(veth_->if_b, kEtherType, 1500, XdpMode::kGeneric); }));
+  ASSERT_TRUE(ra.is_ok()) << ra.status().message();
+  ASSERT_TRUE(rb.is_ok()) << rb.status().message();
+  std::unique_ptr<Link> a = std::move(ra.value()), b = std::move(rb.value());
+  EXPECT_TRUE(run_command({"sh", "-c", "ip -n " + veth_->ns_a + " link show dev " + veth_->if_a + " | grep -qw xdpgeneric"}) == 0);
+  const size_t sizes[] = {60, 1500, mtu};
+  std::vector<TestFrame> frames;
+  std::vector<TxFrame> tx;
+  for (uint32_t i = 0; i < 30; ++i) frames.push_back(make_frame(b->local_mac(), a->local_mac(), i, sizes[i % 3]));
+  for (const auto& f : frames) tx.push_back(f.tx());
+  ASSERT_TRUE(a->send(tx).is_ok());
+  uint32_t expected = 0, bad = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (expected < frames.size() && std::chrono::steady_clock::now() < deadline) {
+    if (!readable(b->wait_fd(), 100)) continue;
+    b->receive(
+        [&](std::span<const uint8_t> f) {
+          Parsed p = parse_frame(f, sizes[expected % 3]);
+          if (!p.intact || p.seq != expected) ++bad;
+          expected = p.seq + 1;
+        },
+        64);
+  }
+  EXPECT_EQ(expected, frames.size()) << "rx_dropped " << b->counters().rx_dropped;
+  EXPECT_EQ(bad, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Mtu, XdpLinkTest, ::testing::Values(1500u, 9000u),
+                         [](const ::testing::TestParamInfo<uint32_t>& info) { return std::to_string(info.param); });
 
 }  // namespace
 }  // namespace nvmeoe

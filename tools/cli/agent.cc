@@ -334,8 +334,9 @@ FrontendSummary summarize(const Frontend* frontend) {
   ControllerModel model = controller_model(*hc, *name, pid, options.ethertype, frontend_summary);
   if (Status s = write_info_file(json_path, model); !s) syslog(LOG_WARNING, "%s", s.message().c_str());
 
-  syslog(LOG_INFO, "%s: connected to %s at %s via %s (cntlid %u, frontend %s)", name->c_str(), options.subnqn.c_str(),
-         options.target_mac.c_str(), options.host_iface.c_str(), model.cntlid, model.frontend.c_str());
+  syslog(LOG_INFO, "%s: connected to %s at %s via %s (link %s, cntlid %u, frontend %s)", name->c_str(),
+         options.subnqn.c_str(), options.target_mac.c_str(), options.host_iface.c_str(), model.link.c_str(),
+         model.cntlid, model.frontend.c_str());
   write_status_line(status_fd, "OK " + *name);
   ::close(status_fd);
 

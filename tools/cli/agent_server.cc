@@ -22,6 +22,7 @@ ControllerModel controller_model(const HostController& hc, const std::string& na
   m.pid = pid;
   m.target_mac = hc.target_mac();
   m.iface = hc.local_iface();
+  m.link = hc.link_kind();
   m.hostnqn = hc.hostnqn();
   m.subnqn = c.subnqn;
   m.serial = trim_right(c.serial);

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "cli/args.h"
 #include "common/log.h"
 #include "frontend/frontend.h"
+#include "link/link.h"
 
 namespace nvmeoe::cli {
 
@@ -51,6 +53,19 @@ CLI::Validator frontend_validator() {
                    : Status::error("invalid frontend '" + s + "': use auto, ublk, fuse or none");
       },
       "FRONTEND");
+}
+void add_link_option(CLI::App& app, std::string* link) {
+  *link = default_link_name();
+  app.add_option("--link", *link,
+                 "How frames reach the network: packet (AF_PACKET) or af_xdp (an XDP program and AF_XDP "
+                 "sockets); default from NVMEOE_LINK, else packet")
+      ->check(from_status([](const std::string& s) { return parse_link_kind(s).status(); }, "LINK"))
+      ->capture_default_str();
+}
+bool check_link_name(const std::string& link) {
+  if (parse_link_kind(link)) return true;
+  std::fprintf(stderr, "NVMEOE_LINK: %s\n", parse_link_kind(link).status().message().c_str());
+  return false;
 }
 CLI::Validator node_name_validator() {
   return from_status([](const std::string& s) { return parse_node_name(s).status(); }, "DEVICE");

@@ -19,6 +19,11 @@ CLI::Validator workload_validator();
 CLI::Validator node_name_validator();
 CLI::Validator frontend_validator();  // auto, ublk, fuse, none
 CLI::Validator log_level_validator();
+// --link packet|af_xdp on `app`, its default taken from NVMEOE_LINK (else packet).
+void add_link_option(CLI::App& app, std::string* link);
+// Checks the link name once more before use: only NVMEOE_LINK can still be wrong (the option is
+// validated), so the message names it. False, with the message on stderr, when it is.
+bool check_link_name(const std::string& link);
 // Integer in [lo, hi]; `what` names the quantity ("I/O queues") in the message.
 CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what);
 

@@ -18,10 +18,11 @@ struct ConnectArgs {
   int ctrl_loss_tmo_s = 600;  // -1: reconnect forever, as in nvme-cli
   bool hdr_digest = false, data_digest = false, duplicate_connect = false;
   std::string frontend = "auto", mountpoint;
+  std::string link;  // packet or af_xdp (add_connect_tuning_options sets the default)
   LogOptions log;
 };
 
-// -q, -I, -i, -Q, -k, --ethertype, -c, -l, -g, -G, --connect-timeout, -D, --frontend (not -a, -n,
+// -q, -I, -i, -Q, -k, --ethertype, --link, -c, -l, -g, -G, --connect-timeout, -D, --frontend (not -a, -n,
 // --host-iface, --mountpoint).
 void add_connect_tuning_options(CLI::App& app, ConnectArgs* a);
 ConnectOptions connect_options_from(const ConnectArgs& a);

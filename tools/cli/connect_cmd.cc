@@ -50,6 +50,7 @@ ConnectOptions connect_options_from(const ConnectArgs& a) {
   o.hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
   o.hostid = a.hostid;
   o.ethertype = *parse_ethertype(a.ethertype);
+  o.link = a.link;
   o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
   o.queue_size = static_cast<uint16_t>(a.queue_size);
   o.kato_ms = a.kato_s * 1000;
@@ -99,7 +100,7 @@ int run_connect(const ConnectArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
   ConnectOptions o = connect_options_from(a);
   AgentFrontendOptions fe;
-  if (!frontend_options_from(a, &fe)) return 1;
+  if (!frontend_options_from(a, &fe) || !check_link_name(a.link)) return 1;
   if (!a.duplicate_connect) {
     std::string dup = existing_connection(o);
     if (!dup.empty()) {
@@ -139,6 +140,7 @@ void add_connect_tuning_options(CLI::App& app_ref, ConnectArgs* a) {
                   "Busy-poll the link this many microseconds for answers before sleeping (lower latency, more CPU)")
       ->check(int_range_validator(0, 10000, "the busy-poll time"))
       ->capture_default_str();
+  add_link_option(*app, &a->link);
   app->add_option("-c,--reconnect-delay", a->reconnect_delay_s, "Seconds between reconnect attempts")
       ->check(int_range_validator(1, 3600, "the reconnect delay"))
       ->capture_default_str();

@@ -21,7 +21,7 @@ namespace {
 constexpr unsigned kDefaultTimeoutMs = 1000;
 
 struct DiscoverArgs {
-  std::string traddr, nqn, host_iface, hostnqn, ethertype = "0x88b5", output = "normal";
+  std::string traddr, nqn, host_iface, hostnqn, ethertype = "0x88b5", output = "normal", link;
   unsigned timeout_ms = kDefaultTimeoutMs;
   bool log_page = false;
   LogOptions log;
@@ -34,9 +34,11 @@ std::string ethertype_text(uint16_t et) {
 }
 
 // Runs the query; on success `*out` holds every answering target (possibly none).
-Status run_query(const std::string& iface, uint16_t ethertype, const std::string& hostnqn, const std::string& subnqn,
+Status run_query(const std::string& iface, const std::string& link_name, uint16_t ethertype, const std::string& hostnqn, const std::string& subnqn,
                  const std::string& traddr, unsigned timeout_ms, std::vector<DiscoveredTarget>* out) {
-  auto link = open_packet_link(iface, ethertype, kMinMtu);
+  auto kind = parse_link_kind(link_name);
+  if (!kind) return kind.status();
+  auto link = open_link(*kind, iface, ethertype, kMinMtu);
   if (!link) return link.status();
   DiscoveryRequest req;
   req.hostnqn = hostnqn;
@@ -92,6 +94,7 @@ void print_records(const std::vector<DiscoveredTarget>& targets, uint16_t ethert
 
 int run_discover(const DiscoverArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if (!check_link_name(a.link)) return 1;
   uint16_t ethertype = *parse_ethertype(a.ethertype);
   std::string hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
   if (a.log_page) {
@@ -99,10 +102,10 @@ int run_discover(const DiscoverArgs& a) {
       std::fprintf(stderr, "--log-page needs -a MAC: the discovery controller of one target\n");
       return 1;
     }
-    return print_discovery_log_page(a.host_iface, ethertype, hostnqn, a.traddr, a.output == "json");
+    return print_discovery_log_page(a.host_iface, a.link, ethertype, hostnqn, a.traddr, a.output == "json");
   }
   std::vector<DiscoveredTarget> targets;
-  if (Status s = run_query(a.host_iface, ethertype, hostnqn, a.nqn, a.traddr, a.timeout_ms, &targets); !s) {
+  if (Status s = run_query(a.host_iface, a.link, ethertype, hostnqn, a.nqn, a.traddr, a.timeout_ms, &targets); !s) {
     std::fprintf(stderr, "discover failed: %s\n", s.message().c_str());
     return 1;
   }
@@ -128,9 +131,9 @@ int run_connect_all(const ConnectAllArgs& a) {
   apply_log_options(a.connect.log, static_cast<int>(LogLevel::kWarn));
   ConnectOptions base = connect_options_from(a.connect);
   AgentFrontendOptions fe;
-  if (!frontend_options_from(a.connect, &fe)) return 1;
+  if (!frontend_options_from(a.connect, &fe) || !check_link_name(base.link)) return 1;
   std::vector<DiscoveredTarget> targets;
-  if (Status s = run_query(base.host_iface, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr, a.timeout_ms,
+  if (Status s = run_query(base.host_iface, base.link, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr, a.timeout_ms,
                            &targets);
       !s) {
     std::fprintf(stderr, "discover failed: %s\n", s.message().c_str());
@@ -177,6 +180,7 @@ Subcommand add_discover_command(CLI::App& parent) {
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
       ->capture_default_str();
+  add_link_option(*app, &a->link);
   app->add_option("--timeout", a->timeout_ms, "Milliseconds to collect answers")
       ->check(int_range_validator(10, 60000, "the discovery timeout"))
       ->capture_default_str();

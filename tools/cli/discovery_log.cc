@@ -71,14 +71,15 @@ std::string format_discovery_log_json(const DiscoveryLog& log) {
   return doc.dump(2) + "\n";
 }
 
-int print_discovery_log_page(const std::string& iface, uint16_t ethertype, const std::string& hostnqn,
-                             const std::string& target_mac, bool json) {
+int print_discovery_log_page(const std::string& iface, const std::string& link, uint16_t ethertype,
+                             const std::string& hostnqn, const std::string& target_mac, bool json) {
   ConnectOptions o;
   o.host_iface = iface;
   o.target_mac = target_mac;
   o.subnqn = kDiscoveryNqn;
   o.hostnqn = hostnqn;
   o.ethertype = ethertype;
+  o.link = link;
   o.kato_ms = 0;  // a short-lived discovery association, as nvme-cli's
   o.ctrl_loss_tmo = std::chrono::milliseconds(0);
   auto ctrl = HostController::connect(o);

@@ -9,9 +9,10 @@
 
 namespace nvmeoe::cli {
 
-// Prints the log (normal or JSON) on stdout; errors on stderr. Returns the exit status.
-int print_discovery_log_page(const std::string& iface, uint16_t ethertype, const std::string& hostnqn,
-                             const std::string& target_mac, bool json);
+// Reads the Discovery Log Page of the target at `target_mac` over a link of kind `link` ("packet" or
+// "af_xdp") and prints it (normal or JSON) on stdout; errors on stderr. Returns the exit status.
+int print_discovery_log_page(const std::string& iface, const std::string& link, uint16_t ethertype,
+                             const std::string& hostnqn, const std::string& target_mac, bool json);
 // The text `nvme discover` prints for a log, exposed for tests.
 std::string format_discovery_log(const DiscoveryLog& log);
 std::string format_discovery_log_json(const DiscoveryLog& log);

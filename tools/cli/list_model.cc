@@ -122,6 +122,7 @@ void to_json(nlohmann::json& j, const ControllerModel& m) {
        {"max_transfer", m.max_transfer},
        {"io_queues", m.io_queues},
        {"ethertype", m.ethertype},
+       {"link", m.link},
        {"state", m.state},
        {"reconnects", m.reconnects},
        {"frontend", m.frontend},
@@ -143,6 +144,7 @@ void from_json(const nlohmann::json& j, ControllerModel& m) {
   m.max_transfer = j.value("max_transfer", 0u);
   m.io_queues = j.value("io_queues", uint16_t{0});
   m.ethertype = j.value("ethertype", uint16_t{0x88B5});
+  m.link = j.value("link", std::string());
   m.state = j.value("state", std::string("live"));
   m.reconnects = j.value("reconnects", uint64_t{0});
   m.frontend = j.value("frontend", std::string("none"));

@@ -144,7 +144,8 @@ std::string format_list_verbose(const ListModel& model) {
     appendf(out, "%s: %s, cntlid %u, agent pid %d, %u I/O queue(s), max transfer %s, %llu reconnect(s)\n",
             c.name.c_str(), c.state.c_str(), c.cntlid, c.pid, c.io_queues, format_binary_bytes(c.max_transfer).c_str(),
             static_cast<unsigned long long>(c.reconnects));
-    appendf(out, "  target MAC:    %s (EtherType 0x%04x) via %s\n", c.target_mac.c_str(), c.ethertype, c.iface.c_str());
+    appendf(out, "  target MAC:    %s (EtherType 0x%04x) via %s%s%s\n", c.target_mac.c_str(), c.ethertype,
+            c.iface.c_str(), c.link.empty() ? "" : ", link ", c.link.c_str());
     appendf(out, "  subsystem NQN: %s\n", c.subnqn.c_str());
     appendf(out, "  host NQN:      %s\n", c.hostnqn.c_str());
     std::vector<std::string> nodes;
@@ -203,6 +204,7 @@ nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
       j["TargetMAC"] = c.target_mac;
       j["EtherType"] = c.ethertype;
       j["HostInterface"] = c.iface;
+      if (!c.link.empty()) j["Link"] = c.link;
       j["SubsystemNQN"] = c.subnqn;
       j["HostNQN"] = c.hostnqn;
       j["SerialNumber"] = c.serial;

@@ -36,7 +36,7 @@ void on_interrupt(int) {
 }
 
 struct PerfArgs {
-  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes;
+  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes, link;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
   unsigned poll_us = 10;  // ConnectOptions::poll_us
   unsigned ctrl_loss_tmo_s = 0, reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
@@ -309,6 +309,7 @@ int fail(const std::string& message) {
 int run_perf(const PerfArgs& args) {
   PerfArgs a = args;
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if (!check_link_name(a.link)) return 1;
   Workload w = *parse_workload(a.workload);
   if (a.io_size % 512 != 0) return fail("-o/--io-size must be a multiple of 512 bytes");
   a.sizes.min = a.sizes.max = a.io_size;
@@ -328,6 +329,7 @@ int run_perf(const PerfArgs& args) {
   o.subnqn = a.nqn;
   o.hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
   o.ethertype = *parse_ethertype(a.ethertype);
+  o.link = a.link;
   o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
   o.poll_us = a.poll_us;
   // An NVMe queue of N entries holds N-1 commands.
@@ -469,6 +471,7 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
       ->capture_default_str();
+  add_link_option(*app, &a->link);
   app->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for each queue's handshake")
       ->check(int_range_validator(1, 600, "the connect timeout"))
       ->capture_default_str();
