@@ -267,10 +267,11 @@ WORKLOADS = [
     ("rr4k_qd32_i2", "4 KiB randread QD32 on 2 queues (16 each)"),
 ]
 PEERS = [("nvmeoe", "nvmeoe (defaults)"), ("nvmeoe-poll", "nvmeoe, --poll-us 50 on both ends"),
+         ("nvmeoe-xdp", "nvmeoe, --link af_xdp on both ends"),
          ("nbd", "NBD (nbdkit + fio nbd)"), ("iscsi", "iSCSI (tgt + iscsi-perf)"),
          ("local", "local io_uring (limit)")]
 # The nvmeoe configurations every ratio and goal is given for.
-NVMEOE_CONFIGS = ["nvmeoe", "nvmeoe-poll"]
+NVMEOE_CONFIGS = ["nvmeoe", "nvmeoe-poll", "nvmeoe-xdp"]
 
 
 def fmt(v, nd=1, unit=""):

@@ -159,7 +159,7 @@ SERVERS=()
 NVMEOE_TARGET_PID=""
 # start_nvmeoe_target MTU [OPTIONS...]
 start_nvmeoe_target() {
-  local log=$WORK/nvmeoe-target-$1${2:+-poll}.log
+  local log=$WORK/nvmeoe-target-$1${2:+-${2#--}}.log
   shift
   ip netns exec "$NS_T" "$TARGET" --nqn "$NQN" --iface "$VETH_T" --log-level info "$@" "$FILE" >"$log" 2>&1 </dev/null &
   NVMEOE_TARGET_PID=$!
@@ -194,7 +194,8 @@ SERVERS+=("tgtd -f -C PORT --iscsi portal=$IP_T:3260"
   "tgtadm -C PORT --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b FILE  (backing store rdwr, the default)"
   "tgtadm -C PORT --lld iscsi --op bind --mode target --tid 1 -I $IP_H"
   "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info FILE  (restarted for each MTU)"
-  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info --poll-us $POLL_US FILE  (for the nvmeoe-poll points)")
+  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info --poll-us $POLL_US FILE  (for the nvmeoe-poll points)"
+  "build-bench/bin/nvmeoe-target --nqn $NQN --iface VETH_T --log-level info --link af_xdp FILE  (for the nvmeoe-xdp points)")
 
 # --- one measured point ----------------------------------------------------------------------------
 T=$SECONDS_PER_POINT
@@ -292,6 +293,14 @@ for mtu in $MTUS; do
   done
   point nvmeoe nvmeoe-poll rr4k_qd32_i2 "$mtu" 32 -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" \
     -n "$NQN" --host-iface "$VETH_H" -i 2 -q 16 -o 4096 -w randread -t "$T" --poll-us "$POLL_US" --json
+  # The same defaults over the AF_XDP link on both ends.
+  stop_nvmeoe_target
+  start_nvmeoe_target "$mtu" --link af_xdp
+  for w in "${WORKLOADS[@]}"; do
+    read -r name nvw fiow bs qd <<<"$w"
+    point nvmeoe nvmeoe-xdp "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
+      --host-iface "$VETH_H" -q "$qd" -o "$bs" -w "$nvw" -t "$T" --link af_xdp --json
+  done
   stop_nvmeoe_target   # no spinning target during the iSCSI and iperf3 points
   # iscsi-perf reads only (READ16), random (-r) or sequential, with -m requests in flight and -b
   # blocks of 512 bytes each.
