@@ -14,16 +14,12 @@
 #include <deque>
 #include <utility>
 
+#include "common/counter.h"
 #include "common/log.h"
 
 namespace nvmeoe {
 
 namespace {
-
-// Adds to a counter only the owning (locked) side writes; other threads may read it at any time.
-inline void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 constexpr int64_t kNever = INT64_MAX;
 

@@ -91,4 +91,15 @@ Result<InterfaceInfo> lookup_interface(const std::string& name) {
   return info;
 }
 
+Result<InterfaceInfo> lookup_link_interface(const std::string& name, uint32_t min_mtu) {
+  Result<InterfaceInfo> info = lookup_interface(name);
+  if (!info) return info.status();
+  if (!info->up) return Status::error("interface " + name + " is down", ENETDOWN);
+  if (info->mtu < min_mtu)
+    return Status::error("interface " + name + " MTU " + std::to_string(info->mtu) +
+                             " is too small; nvmeoe needs at least " + std::to_string(min_mtu),
+                         EMSGSIZE);
+  return info;
+}
+
 }  // namespace nvmeoe

@@ -20,4 +20,8 @@ struct InterfaceInfo {
 // Fails with "interface 'X' not found" / permission errors, never crashes.
 Result<InterfaceInfo> lookup_interface(const std::string& name);
 
+// lookup_interface() for a link to be opened on it: also fails when the interface is down or its
+// MTU is below `min_mtu`, with a message that names both.
+Result<InterfaceInfo> lookup_link_interface(const std::string& name, uint32_t min_mtu);
+
 }  // namespace nvmeoe

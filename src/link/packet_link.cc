@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/counter.h"
 #include "common/log.h"
 #include "link/link.h"
 #include "link/netif.h"
@@ -47,12 +48,6 @@ constexpr size_t kSendChunk = 256;
 // in a row the rest of the chunk is dropped too, so a saturated link costs a bounded number of
 // syscalls and send() never spins.
 constexpr int kMaxConsecutiveFull = 8;
-
-// Adds to a counter that only the owning thread writes; other threads may read it at any time.
-// A relaxed load+store avoids a locked instruction on the data path.
-inline void bump(std::atomic<uint64_t>& counter, uint64_t n) {
-  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 class PacketLink final : public Link {
  public:
@@ -308,13 +303,8 @@ Link::Counters PacketLink::counters() const {
 }  // namespace
 
 Result<std::unique_ptr<Link>> open_packet_link(const std::string& iface, uint16_t ethertype, uint32_t min_mtu) {
-  Result<InterfaceInfo> info = lookup_interface(iface);
+  Result<InterfaceInfo> info = lookup_link_interface(iface, min_mtu);
   if (!info) return info.status();
-  if (!info->up) return Status::error("interface " + iface + " is down", ENETDOWN);
-  if (info->mtu < min_mtu)
-    return Status::error("interface " + iface + " MTU " + std::to_string(info->mtu) +
-                             " is too small; nvmeoe needs at least " + std::to_string(min_mtu),
-                         EMSGSIZE);
   if (!info->running) LOG_WARN("interface %s has no carrier; frames will be lost until it does", iface.c_str());
   auto link = std::make_unique<PacketLink>(std::move(info.value()), ethertype);
   NVMEOE_RETURN_IF_ERROR(link->open());

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/counter.h"
 #include "common/log.h"
 #include "link/link.h"
 #include "link/netif.h"
@@ -69,10 +70,6 @@ constexpr uint32_t kMaxFrameBytes = kMaxDescsPerFrame * kRxBytesPerFrame;
 constexpr int kMaxKicks = 256;
 
 static_assert((kRxRingSize & (kRxRingSize - 1)) == 0 && (kTxRingSize & (kTxRingSize - 1)) == 0);
-
-inline void bump(std::atomic<uint64_t>& counter, uint64_t n) {
-  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 // One mmapped ring shared with the kernel. The producer and consumer indexes run freely (they wrap
 // at 2^32); `mask` picks the slot. Each side reads the other's index with acquire and publishes its
@@ -497,13 +494,8 @@ uint32_t xdp_link_max_mtu() {
 
 Result<std::unique_ptr<Link>> open_xdp_link(const std::string& iface, uint16_t ethertype, uint32_t min_mtu,
                                             XdpMode mode) {
-  Result<InterfaceInfo> info = lookup_interface(iface);
+  Result<InterfaceInfo> info = lookup_link_interface(iface, min_mtu);
   if (!info) return info.status();
-  if (!info->up) return Status::error("interface " + iface + " is down", ENETDOWN);
-  if (info->mtu < min_mtu)
-    return Status::error("interface " + iface + " MTU " + std::to_string(info->mtu) +
-                             " is too small; nvmeoe needs at least " + std::to_string(min_mtu),
-                         EMSGSIZE);
   if (info->mtu > xdp_link_max_mtu())
     return Status::error("interface " + iface + " MTU " + std::to_string(info->mtu) +
                              " is too large for the AF_XDP link (its 4 KiB UMEM frames carry frames of at most " +

@@ -1,7 +1,9 @@
 // Tests of the link layer: the in-memory cable, interface lookup, and PacketLink over a veth pair
 // between two network namespaces that each test creates and always deletes (root only).
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -345,12 +347,32 @@ bool wait_for_carrier(const std::string& ns, const std::string& iface) {
   return false;
 }
 
+// Deletes the namespaces of earlier test processes that died before their destructors ran (a
+// timeout's SIGKILL): names are "nvmeoe-lt-<pid>-<n>-a|b", and <pid> no longer exists.
+void remove_stale_namespaces() {
+  DIR* dir = ::opendir("/run/netns");
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  const std::string prefix = "nvmeoe-lt-";
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && pid != ::getpid() && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+  }
+  ::closedir(dir);
+  for (const std::string& name : stale) run_command({"ip", "netns", "del", name});
+}
+
 // Two namespaces joined by a veth pair, both ends up. The destructor deletes the namespaces (and
-// with them the veth pair), whatever happened in the test. The veth ends are created directly
-// inside the namespaces, so nothing ever appears in the caller's namespace.
+// with them the veth pair), whatever happened in the test; the first one made by a process also
+// deletes those a killed earlier run left. The veth ends are created directly inside the
+// namespaces, so nothing ever appears in the caller's namespace.
 class VethNamespaces {
  public:
   VethNamespaces() {
+    static bool swept = (remove_stale_namespaces(), true);
+    (void)swept;
     static std::atomic<int> sequence{0};
     int seq = sequence++;
     std::string tag = std::to_string(::getpid()) + "-" + std::to_string(seq);
