@@ -212,7 +212,10 @@ std::string format_perf_text(const PerfResult& r) {
   char buf[512];
   std::string out;
   std::string sizes = std::to_string(r.io_size);
-  if (r.io_size_max > r.io_size) sizes += "-" + std::to_string(r.io_size_max);
+  if (r.io_size_max > r.io_size) {
+    sizes += '-';  // not "-" + to_string(): GCC 12 -O3 reports a false -Wrestrict there
+    sizes += std::to_string(r.io_size_max);
+  }
   std::snprintf(buf, sizeof buf, "nvmeoe perf: %s, %s-byte I/Os, depth %u x %u queue(s), nsid %u, %.2f s\n",
                 r.workload.c_str(), sizes.c_str(), r.depth, r.queues, r.nsid, r.seconds);
   out += buf;
