@@ -4,7 +4,7 @@
 # TCP stream) as limits. Run as root on a quiet machine; see bench/README.md.
 #
 #   bash bench/run.sh [--quick] [--micro] [--seconds N] [--mtu "1500 9000"] [--out DIR]
-#                     [--no-deps] [--no-build]
+#                     [--no-deps] [--no-build] [--baseline REV]
 #
 # Writes DIR/RESULTS.md and DIR/results.json (DIR defaults to bench/). Everything runs in two
 # network namespaces joined by a veth pair made by scripts/netns.sh; nothing leaves them. The
@@ -17,14 +17,16 @@ BUILD=$REPO/build-bench
 MEASURE=(/usr/bin/python3 "$BENCH/measure.py")
 
 SECONDS_PER_POINT=5
-# Busy-poll budget of the "nvmeoe-poll" points (both ends), in microseconds.
-POLL_US=50
+# Busy-poll budget of the "nvmeoe-poll" points (both ends), in microseconds: the former default,
+# shorter than the 50 µs of the defaults.
+POLL_US=10
 QUICK=0
 MICRO=0
 DEPS=1
 BUILD_IT=1
 MTUS="1500 9000"
 OUT=$BENCH
+BASELINE=""   # a git revision whose nvmeoe is measured beside this one (QD1 and QD32 4 KiB reads)
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2:?--out needs a directory}; shift ;;
     --no-deps) DEPS=0 ;;
     --no-build) BUILD_IT=0 ;;
+    --baseline) BASELINE=${2:?--baseline needs a git revision}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -65,13 +68,34 @@ if ((BUILD_IT)); then
   log "building (RelWithDebInfo) in $BUILD"
   cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DNVMEOE_TESTS=OFF -DNVMEOE_BENCH=$((MICRO ? 1 : 0)) >/dev/null
-  targets=(nvmeoe nvmeoe-target)
+  targets=(nvmeoe nvmeoe-target nvmeoe-rawsend)
   ((MICRO)) && targets+=(nvmeoe_micro)
   ninja -C "$BUILD" -j2 "${targets[@]}" >&2
 fi
 NVMEOE=$BUILD/bin/nvmeoe
 TARGET=$BUILD/bin/nvmeoe-target
-[ -x "$NVMEOE" ] && [ -x "$TARGET" ] || die "$BUILD/bin has no nvmeoe/nvmeoe-target: build first"
+RAWSEND=$BUILD/bin/nvmeoe-rawsend
+[ -x "$NVMEOE" ] && [ -x "$TARGET" ] && [ -x "$RAWSEND" ] || die "$BUILD/bin has no nvmeoe/nvmeoe-target/nvmeoe-rawsend: build first"
+# The baseline: the same programs built from another revision, in their own tree and build.
+BASE_NVMEOE="" BASE_TARGET="" BASE_REV=""
+if [ -n "$BASELINE" ]; then
+  BASE_REV=$(git -C "$REPO" rev-parse --short "$BASELINE^{commit}" 2>/dev/null) || die "--baseline $BASELINE: no such revision"
+  BASE_SRC=$REPO/build-baseline/src-$BASE_REV
+  if [ ! -f "$BASE_SRC/CMakeLists.txt" ]; then
+    rm -rf "$BASE_SRC"
+    mkdir -p "$BASE_SRC"
+    git -C "$REPO" archive "$BASE_REV" | tar -x -C "$BASE_SRC"
+  fi
+  log "building the baseline $BASE_REV in $REPO/build-baseline"
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Built as the revision's own scripts would (its CMake decides about -Werror).
+  cmake -S "$BASE_SRC" -B "$REPO/build-baseline/build-$BASE_REV" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "${launcher[@]}" -DNVMEOE_TESTS=OFF >/dev/null
+  ninja -C "$REPO/build-baseline/build-$BASE_REV" -j2 nvmeoe nvmeoe-target >&2
+  BASE_NVMEOE=$REPO/build-baseline/build-$BASE_REV/bin/nvmeoe
+  BASE_TARGET=$REPO/build-baseline/build-$BASE_REV/bin/nvmeoe-target
+fi
 
 # --- namespaces, teardown ------------------------------------------------------------------------
 # shellcheck source=../scripts/netns.sh
@@ -203,7 +227,8 @@ T=$SECONDS_PER_POINT
 WIN_DELAY=$(awk -v t="$T" 'BEGIN { d = t * 0.2; if (d < 0.5) d = 0.5; if (d > 1.0) d = 1.0; print d }')
 WIN_LEN=$(awk -v t="$T" -v d="$WIN_DELAY" 'BEGIN { print t - d - 0.4 }')
 POINT=0
-BUDGET_S=${NVMEOE_BENCH_BUDGET_S:-540}   # points not started by then are skipped (whole run < 10 min)
+BUDGET_S=${NVMEOE_BENCH_BUDGET_S:-720}   # points not started by then are skipped (the points < 13 min)
+T_POINTS=$SECONDS                          # the budget counts from the first point, not the builds
 
 # point KIND PEER WORKLOAD MTU QD -- CMD...: runs CMD (bounded), samples the CPU window meanwhile,
 # appends a row to $ROWS.
@@ -212,7 +237,7 @@ point() {
   shift 6
   POINT=$((POINT + 1))
   local out=$WORK/p$POINT.out win=$WORK/p$POINT.win rc=0
-  if ((SECONDS - T0 > BUDGET_S)); then
+  if ((SECONDS - T_POINTS > BUDGET_S)); then
     # The whole run stays bounded even when points hang until their timeout.
     log "MTU $mtu $peer $wl: skipped, the run's ${BUDGET_S} s budget is spent"
     echo "skipped: the run's ${BUDGET_S} s budget was spent before this point" >"$out"
@@ -235,7 +260,9 @@ point() {
   shown=${shown//$NS_T/NS_T}
   shown=${shown//$NS_H/NS_H}
   shown=${shown//$VETH_H/VETH_H}
+  shown=${shown//$VETH_T/VETH_T}
   shown=${shown//$MAC_T/MAC_T}
+  shown=${shown//$MAC_H/MAC_H}
   "${MEASURE[@]}" row --kind "$kind" --peer "$peer" --workload "$wl" --mtu "$mtu" --seconds "$T" --qd "$qd" \
     --rc "$rc" --output "$out" --window "$win" --cmd "$shown" >>"$ROWS"
   jq -r '"  " + (if .ok then "IOPS \(.iops // "-" | tostring | .[0:9])  MiB/s \(.mib_s | tostring | .[0:8])  p50 \(.lat_p50_us // "-" | tostring | .[0:7]) us  CPU-s/GiB \(.cpu_s_per_gib // "-" | tostring | .[0:6])\(if .foreign_load then "  [foreign load]" else "" end)" else "FAILED: \(.error)" end)' \
@@ -283,6 +310,25 @@ for mtu in $MTUS; do
   # Two I/O queues with 16 commands each: the same 32 in flight as rr4k_qd32.
   point nvmeoe nvmeoe rr4k_qd32_i2 "$mtu" 32 -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
     --host-iface "$VETH_H" -i 2 -q 16 -o 4096 -w randread -t "$T" --json
+  # What the data digest costs: the same without it (the header CRC stays, it cannot be turned off).
+  for w in "rr4k_qd32 randread 4096 32" "r128k_qd8 read 131072 8"; do
+    read -r name nvw bs qd <<<"$w"
+    point nvmeoe nvmeoe-nodd "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
+      --host-iface "$VETH_H" -q "$qd" -o "$bs" -w "$nvw" -t "$T" --no-data-digest --json
+  done
+  if [ -n "$BASELINE" ]; then
+    # The baseline revision's target and host, with their defaults, on the same link and file.
+    stop_nvmeoe_target
+    TARGET_SAVED=$TARGET
+    TARGET=$BASE_TARGET
+    start_nvmeoe_target "$mtu"
+    TARGET=$TARGET_SAVED
+    for w in "rr4k_qd1 randread 4096 1" "rr4k_qd32 randread 4096 32" "r128k_qd8 read 131072 8"; do
+      read -r name nvw bs qd <<<"$w"
+      point nvmeoe baseline "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" "$BASE_NVMEOE" perf -a "$MAC_T" \
+        -n "$NQN" --host-iface "$VETH_H" -q "$qd" -o "$bs" -w "$nvw" -t "$T" --json
+    done
+  fi
   # The same with a bounded busy poll on both ends before either sleeps.
   stop_nvmeoe_target
   start_nvmeoe_target "$mtu" --poll-us "$POLL_US"
@@ -301,7 +347,17 @@ for mtu in $MTUS; do
     point nvmeoe nvmeoe-xdp "$name" "$mtu" "$qd" -- ip netns exec "$NS_H" "$NVMEOE" perf -a "$MAC_T" -n "$NQN" \
       --host-iface "$VETH_H" -q "$qd" -o "$bs" -w "$nvw" -t "$T" --link af_xdp --json
   done
-  stop_nvmeoe_target   # no spinning target during the iSCSI and iperf3 points
+  stop_nvmeoe_target   # no spinning target during the iSCSI, iperf3 and raw frame points
+  # The link's bare frame rate: full-size frames from the target namespace (as read data flows)
+  # into a receive ring in the host namespace, nothing else running. The receiver is the measured
+  # command; the sender floods until the timeout stops it.
+  ip netns exec "$NS_T" timeout $((T + 3)) "$RAWSEND" --iface "$VETH_T" --dst "$MAC_H" --mode flood --size "$mtu" \
+    --count 100000000 >"$WORK/flood-$mtu.log" 2>&1 </dev/null &
+  fpid=$!
+  netns_track_pid "$fpid"
+  point rawlink rawlink frames "$mtu" 1 -- ip netns exec "$NS_H" "$RAWSEND" --iface "$VETH_H" --receive "$T"
+  netns_stop_pids "$fpid"
+  wait "$fpid" 2>/dev/null || true
   # iscsi-perf reads only (READ16), random (-r) or sequential, with -m requests in flight and -b
   # blocks of 512 bytes each.
   point iscsi iscsi rr4k_qd1 "$mtu" 1 -- ip netns exec "$NS_H" iscsi-perf -t "$T" -m 1 -b 8 -r \
@@ -341,6 +397,7 @@ notes=(
   "NBD and nvmeoe are measured with different clients (fio's nbd engine, nvmeoe perf); both keep the stated number of I/Os in flight on one connection/queue, and both latencies are per I/O from submission to completion."
   "Local limit: fio io_uring in the target namespace on the same file, direct=$LOCAL_DIRECT (O_DIRECT $([ "$LOCAL_DIRECT" = 1 ] && echo accepted || echo refused) by the tmpfs), measured once for both MTUs."
   "Link reference: iperf3, one TCP stream from the target namespace to the host namespace (-R), as the data of a read flows; its CPU-s/GiB is the cost of moving bytes over TCP alone."
+  "Raw frame limit: nvmeoe-rawsend --mode flood (sendmmsg of one prebuilt full-size frame, batches of 64) in the target namespace into nvmeoe-rawsend --receive (the same PACKET_MMAP receive ring as nvmeoe) in the host namespace; frames/s counted by the receiver. nvmeoe's frames/s count both directions of the host's link (nvmeoe perf --json)."
 )
 hostname_facts=$(jq -n --arg kernel "$(uname -r)" \
   --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
@@ -353,10 +410,11 @@ jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
   --arg fio "$(ver fio --version)" --arg nbdkit "$(ver nbdkit --version)" \
   --arg tgtd "$(ver tgtd -V)" --arg iperf3 "$(ver iperf3 --version)" \
   --arg libiscsi "$(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null || echo unknown)" \
-  --arg wall "$((SECONDS - T0))" \
+  --arg wall "$((SECONDS - T0))" --arg baseline "$BASE_REV" \
   --argjson notes "$(printf '%s\n' "${notes[@]}" | jq -R . | jq -s .)" \
   --argjson servers "$(printf '%s\n' "${SERVERS[@]}" | jq -R . | jq -s .)" \
   '{date: $date, git: $git, host: $host, seconds: $seconds, quick: ($quick == 1), wall_seconds: ($wall | tonumber),
+    baseline: $baseline,
     versions: {fio: $fio, nbdkit: $nbdkit, tgtd: $tgtd, iperf3: $iperf3, "libiscsi-bin": $libiscsi},
     notes: $notes, servers: $servers}' >"$WORK/meta.json"
 "${MEASURE[@]}" report --rows "$ROWS" --meta "$WORK/meta.json" ${MICRO_JSON:+--micro "$MICRO_JSON"} \

@@ -1,21 +1,25 @@
--- Wireshark dissector for nvmeoe, NVMe over raw Ethernet (docs/PROTOCOL.md, version 1).
+-- Wireshark dissector for nvmeoe, NVMe over raw Ethernet (docs/PROTOCOL.md, version 2).
 --
 -- Usage:  wireshark -X lua_script:dissector/nvmeoe.lua capture.pcap
 --         tshark -r capture.pcap -X lua_script:dissector/nvmeoe.lua -V
 -- or copy this file to ~/.local/lib/wireshark/plugins/.
 --
--- Decodes every frame kind: the 32-byte header and its flags, Connect Request/Response, Command
--- (SQE with opcode names, Fabrics Connect/Property Get/Set, in-capsule data and connect data),
--- Response (CQE with status names), Data, Retransmit Request ranges, Terminate reasons and
--- Discover Query/Reply. Checks header and data digests (CRC32C) when the flags say they are there.
--- Matches Responses to Commands by association (host MAC, target MAC, qid, nonce), CID and
--- generation, with "response in"/"request in" links and the service time. Malformed or truncated
--- input gives expert info, never a Lua error. Written for Wireshark 4.0 (Lua 5.2, bit32).
+-- Decodes the 12-byte frame header and every segment of a packed frame as its own subtree: Connect
+-- Request/Response, Command (SQE with opcode names, Fabrics Connect/Property Get/Set, in-capsule
+-- data and connect data), Response (CQE with status names), Data (LAST, SUCCESS), Retransmit
+-- Request ranges, Terminate reasons and Discover Query/Reply. Checks the header CRC (which covers
+-- the Ethernet header too) and the data digest. Matches Responses (or the SUCCESS Data segment
+-- that stands for one) to Commands by association (host MAC, target MAC, qid, nonce), CID and
+-- generation, with "response in"/"request in" links and the service time. Frames of protocol
+-- version 1 are named as such. Malformed or truncated input gives expert info, never a Lua error.
+-- Written for Wireshark 4.0 (Lua 5.2, bit32).
 
 local nvmeoe = Proto("nvmeoe", "NVMe over Ethernet")
 
 local ETH_DEFAULT = 0x88b5
-local HEADER_SIZE = 32
+local FRAME_HEADER = 12   -- after the Ethernet header
+local SEG_HEADER = 20     -- before each segment's metadata
+local MAX_SEGMENTS = 64
 
 -- ---------------------------------------------------------------- value names
 
@@ -26,7 +30,7 @@ local kind_names = {
 
 local terminate_reasons = {
   [1] = "Host Disconnect", [2] = "Unknown Association", [3] = "Keep-Alive Timeout", [4] = "Protocol Error",
-  [5] = "Target Shutdown",
+  [5] = "Target Shutdown", [6] = "Configuration Change",
 }
 
 local connect_results = {
@@ -71,33 +75,41 @@ local property_names = { [0x00] = "CAP", [0x08] = "VS", [0x14] = "CC", [0x1c] = 
 
 local F = {
   version = ProtoField.uint8("nvmeoe.version", "Version", base.DEC),
-  kind = ProtoField.uint8("nvmeoe.kind", "Kind", base.DEC, kind_names),
-  kind_name = ProtoField.string("nvmeoe.kind_name", "Kind name"),
-  flags = ProtoField.uint8("nvmeoe.flags", "Flags", base.HEX),
-  flag_hdgst = ProtoField.bool("nvmeoe.flags.hdgst", "Header digest (HDGST)", 8, nil, 0x01),
-  flag_ddgst = ProtoField.bool("nvmeoe.flags.ddgst", "Data digest (DDGST)", 8, nil, 0x02),
-  flag_last = ProtoField.bool("nvmeoe.flags.last", "Last of burst (LAST)", 8, nil, 0x04),
-  flag_retry = ProtoField.bool("nvmeoe.flags.retry", "Retransmission (RETRY)", 8, nil, 0x08),
-  flag_rsvd = ProtoField.uint8("nvmeoe.flags.reserved", "Reserved flags", base.HEX, nil, 0xf0),
+  flags = ProtoField.uint8("nvmeoe.flags", "Frame flags", base.HEX),
+  flag_ddgst = ProtoField.bool("nvmeoe.flags.ddgst", "Data digest (DDGST)", 8, nil, 0x01),
+  flag_rsvd = ProtoField.uint8("nvmeoe.flags.reserved", "Reserved flags", base.HEX, nil, 0xfe),
+  count = ProtoField.uint8("nvmeoe.count", "Segments", base.DEC),
   reserved = ProtoField.uint8("nvmeoe.reserved", "Reserved", base.HEX),
   qid = ProtoField.uint16("nvmeoe.qid", "Queue ID", base.DEC),
   cntlid = ProtoField.uint16("nvmeoe.cntlid", "Controller ID", base.HEX),
   nonce = ProtoField.uint32("nvmeoe.nonce", "Nonce", base.HEX),
-  cid = ProtoField.uint16("nvmeoe.cid", "Command ID", base.DEC),
-  length = ProtoField.uint16("nvmeoe.length", "Payload length", base.DEC),
-  offset = ProtoField.uint32("nvmeoe.offset", "Offset", base.DEC),
-  total = ProtoField.uint32("nvmeoe.total", "Total", base.DEC),
-  gen = ProtoField.uint32("nvmeoe.gen", "Generation", base.DEC),
-  hdgst = ProtoField.uint32("nvmeoe.hdgst", "Header digest", base.HEX),
-  hdgst_ok = ProtoField.bool("nvmeoe.hdgst.ok", "Header digest correct"),
+  hcrc = ProtoField.uint32("nvmeoe.hcrc", "Header CRC32C", base.HEX),
+  hcrc_ok = ProtoField.bool("nvmeoe.hcrc.ok", "Header CRC correct"),
   ddgst = ProtoField.uint32("nvmeoe.ddgst", "Data digest", base.HEX),
   ddgst_ok = ProtoField.bool("nvmeoe.ddgst.ok", "Data digest correct"),
   padding = ProtoField.bytes("nvmeoe.padding", "Padding"),
 
+  -- Segment header
+  segment = ProtoField.bytes("nvmeoe.segment", "Segment"),
+  kind = ProtoField.uint8("nvmeoe.kind", "Kind", base.DEC, kind_names),
+  kind_name = ProtoField.string("nvmeoe.kind_name", "Kind name"),
+  seg_flags = ProtoField.uint8("nvmeoe.seg.flags", "Segment flags", base.HEX),
+  flag_last = ProtoField.bool("nvmeoe.seg.flags.last", "Last of burst (LAST)", 8, nil, 0x01),
+  flag_retry = ProtoField.bool("nvmeoe.seg.flags.retry", "Retransmission (RETRY)", 8, nil, 0x02),
+  flag_success = ProtoField.bool("nvmeoe.seg.flags.success", "Command succeeded, no Response (SUCCESS)", 8, nil,
+    0x04),
+  seg_flag_rsvd = ProtoField.uint8("nvmeoe.seg.flags.reserved", "Reserved flags", base.HEX, nil, 0xf8),
+  cid = ProtoField.uint16("nvmeoe.cid", "Command ID", base.DEC),
+  meta_len = ProtoField.uint16("nvmeoe.meta_len", "Metadata length", base.DEC),
+  data_len = ProtoField.uint16("nvmeoe.data_len", "Data length", base.DEC),
+  offset = ProtoField.uint32("nvmeoe.offset", "Offset", base.DEC),
+  total = ProtoField.uint32("nvmeoe.total", "Total", base.DEC),
+  gen = ProtoField.uint32("nvmeoe.gen", "Generation", base.DEC),
+
   -- Connect Request / Response
   conn_queue_size = ProtoField.uint16("nvmeoe.connect.queue_size", "Queue size", base.DEC),
-  conn_max_payload = ProtoField.uint32("nvmeoe.connect.max_payload", "Max payload", base.DEC),
-  conn_digests = ProtoField.uint8("nvmeoe.connect.digests", "Digests", base.HEX),
+  conn_max_frame = ProtoField.uint32("nvmeoe.connect.max_frame", "Max frame (MTU)", base.DEC),
+  conn_digests = ProtoField.uint8("nvmeoe.connect.digests", "Digests (bit 0: data digest)", base.HEX),
   conn_result = ProtoField.uint16("nvmeoe.connect.result", "Result", base.DEC, connect_results),
   conn_max_transfer = ProtoField.uint32("nvmeoe.connect.max_transfer", "Max transfer", base.DEC),
 
@@ -189,33 +201,40 @@ nvmeoe.fields = field_list
 local E = {
   truncated = ProtoExpert.new("nvmeoe.truncated", "Truncated nvmeoe frame", expert.group.MALFORMED,
     expert.severity.ERROR),
-  bad_length = ProtoExpert.new("nvmeoe.bad_length", "Extra bytes after the payload (frame longer than 60 bytes)",
+  bad_length = ProtoExpert.new("nvmeoe.bad_length", "Extra bytes after the data (frame longer than 60 bytes)",
     expert.group.MALFORMED, expert.severity.ERROR),
   bad_version = ProtoExpert.new("nvmeoe.bad_version", "Unsupported version", expert.group.MALFORMED,
     expert.severity.WARN),
-  bad_kind = ProtoExpert.new("nvmeoe.bad_kind", "Unknown frame kind", expert.group.MALFORMED, expert.severity.ERROR),
+  bad_count = ProtoExpert.new("nvmeoe.bad_count", "Segment count not in 1..64", expert.group.MALFORMED,
+    expert.severity.ERROR),
+  bad_kind = ProtoExpert.new("nvmeoe.bad_kind", "Unknown segment kind", expert.group.MALFORMED, expert.severity.ERROR),
+  bad_segment = ProtoExpert.new("nvmeoe.bad_segment", "Segment lengths do not fit its kind, or a lone kind is packed",
+    expert.group.MALFORMED, expert.severity.ERROR),
   reserved = ProtoExpert.new("nvmeoe.reserved_bits", "Reserved bits set", expert.group.PROTOCOL,
     expert.severity.WARN),
-  hdgst_bad = ProtoExpert.new("nvmeoe.hdgst.bad", "Header digest mismatch", expert.group.CHECKSUM,
-    expert.severity.ERROR),
-  hdgst_nonzero = ProtoExpert.new("nvmeoe.hdgst.nonzero", "HDGST clear but digest field not 0",
-    expert.group.PROTOCOL, expert.severity.WARN),
-  ddgst_bad = ProtoExpert.new("nvmeoe.ddgst.bad", "Data digest mismatch", expert.group.CHECKSUM,
-    expert.severity.ERROR),
-  payload_short = ProtoExpert.new("nvmeoe.payload_short", "Payload too short for its kind",
-    expert.group.MALFORMED, expert.severity.ERROR),
+  hcrc_bad = ProtoExpert.new("nvmeoe.hcrc.bad", "Header CRC mismatch: a receiver drops this frame",
+    expert.group.CHECKSUM, expert.severity.ERROR),
+  ddgst_bad = ProtoExpert.new("nvmeoe.ddgst.bad", "Data digest mismatch: a receiver drops this frame",
+    expert.group.CHECKSUM, expert.severity.ERROR),
   status_error = ProtoExpert.new("nvmeoe.status_error", "NVMe command completed with an error",
     expert.group.RESPONSE_CODE, expert.severity.NOTE),
   retransmission = ProtoExpert.new("nvmeoe.retransmission", "Retransmitted command", expert.group.SEQUENCE,
     expert.severity.NOTE),
+  version1 = ProtoExpert.new("nvmeoe.version1", "nvmeoe protocol version 1 frame (a version 2 peer answers only a Connect Request, with Unsupported Version)",
+    expert.group.PROTOCOL, expert.severity.NOTE),
   internal = ProtoExpert.new("nvmeoe.internal", "Dissector could not decode this frame", expert.group.MALFORMED,
     expert.severity.ERROR),
 }
-nvmeoe.experts = { E.truncated, E.bad_length, E.bad_version, E.bad_kind, E.reserved, E.hdgst_bad, E.hdgst_nonzero,
-  E.ddgst_bad, E.payload_short, E.status_error, E.retransmission, E.internal }
+nvmeoe.experts = { E.truncated, E.bad_length, E.bad_version, E.bad_count, E.bad_kind, E.bad_segment, E.reserved,
+  E.hcrc_bad, E.ddgst_bad, E.status_error, E.retransmission, E.version1, E.internal }
 
 nvmeoe.prefs.ethertype = Pref.uint("EtherType", ETH_DEFAULT, "EtherType of nvmeoe frames (default 0x88B5)")
-nvmeoe.prefs.check_digests = Pref.bool("Verify digests", true, "Check CRC32C header and data digests")
+nvmeoe.prefs.check_digests = Pref.bool("Verify digests", true, "Check the CRC32C header CRC and data digests")
+
+-- The Ethernet header, which the header CRC covers too.
+local eth_dst_f = Field.new("eth.dst")
+local eth_src_f = Field.new("eth.src")
+local eth_type_f = Field.new("eth.type")
 
 -- ---------------------------------------------------------------- CRC32C (Castagnoli)
 
@@ -232,16 +251,28 @@ for i = 0, 255 do
   crc_table[i] = c
 end
 
--- CRC32C of tvb bytes [offset, offset + len).
-local function crc32c(tvb, offset, len)
+-- CRC32C of a byte string.
+local function crc32c_str(bytes)
   local crc = 0xFFFFFFFF
-  if len <= 0 then return 0 end
-  local bytes = tvb:raw(offset, len)
-  for i = 1, len do
+  if #bytes == 0 then return 0 end
+  for i = 1, #bytes do
     local b = string.byte(bytes, i)
     crc = bit32.bxor(crc_table[bit32.band(bit32.bxor(crc, b), 0xff)], bit32.rshift(crc, 8))
   end
   return bit32.bxor(crc, 0xFFFFFFFF)
+end
+
+-- CRC32C of tvb bytes [offset, offset + len), after an optional prefix string.
+local function crc32c(tvb, offset, len, prefix)
+  local bytes = (len > 0) and tvb:raw(offset, len) or ""
+  return crc32c_str((prefix or "") .. bytes)
+end
+
+-- The 14 bytes of the Ethernet header as a string, or nil when the capture has none.
+local function eth_header()
+  local d, s, t = eth_dst_f(), eth_src_f(), eth_type_f()
+  if not (d and s and t) then return nil end
+  return d.range:raw() .. s.range:raw() .. t.range:raw()
 end
 
 -- ---------------------------------------------------------------- helpers
@@ -289,24 +320,21 @@ end
 
 -- ---------------------------------------------------------------- payload decoders
 
-local function dissect_connect_request(tvb, pinfo, tree, p, len)
-  if len < 16 then tree:add_proto_expert_info(E.payload_short); return end
+local function dissect_connect_request(tvb, tree, p)
   tree:add_le(F.conn_queue_size, tvb(p, 2))
-  tree:add_le(F.conn_max_payload, tvb(p + 4, 4))
+  tree:add_le(F.conn_max_frame, tvb(p + 4, 4))
   tree:add(F.conn_digests, tvb(p + 8, 1))
-  pinfo.cols.info:append(string.format(" size %d, max payload %d, digests %d", le16(tvb, p), le32(tvb, p + 4),
-    tvb(p + 8, 1):uint()))
+  return string.format(" size %d, max frame %d, digests %d", le16(tvb, p), le32(tvb, p + 4), tvb(p + 8, 1):uint())
 end
 
-local function dissect_connect_response(tvb, pinfo, tree, p, len)
-  if len < 16 then tree:add_proto_expert_info(E.payload_short); return end
+local function dissect_connect_response(tvb, tree, p)
   local result = le16(tvb, p)
   tree:add_le(F.conn_result, tvb(p, 2))
   tree:add_le(F.conn_queue_size, tvb(p + 2, 2))
-  tree:add_le(F.conn_max_payload, tvb(p + 4, 4))
+  tree:add_le(F.conn_max_frame, tvb(p + 4, 4))
   tree:add(F.conn_digests, tvb(p + 8, 1))
   tree:add_le(F.conn_max_transfer, tvb(p + 12, 4))
-  pinfo.cols.info:append(" " .. (connect_results[result] or ("result " .. result)))
+  return " " .. (connect_results[result] or ("result " .. result))
 end
 
 local function dissect_connect_data(tvb, tree, off, n)
@@ -400,13 +428,12 @@ local function dissect_cqe(tvb, tree, p)
   return name, bit32.band(linux, 0x7ff) == 0, bit32.band(linux, 0x4000) ~= 0
 end
 
-local function dissect_retransmit(tvb, pinfo, tree, p, len)
-  if len < 4 then tree:add_proto_expert_info(E.payload_short); return end
+local function dissect_retransmit(tvb, tree, p, len)
   local count = le16(tvb, p)
   tree:add_le(F.rr_count, tvb(p, 2))
-  if len < 4 + 8 * count then
-    tree:add_proto_expert_info(E.payload_short, "Payload shorter than 4 + 8 * count")
-    count = math.floor((len - 4) / 8)
+  if len ~= 4 + 8 * count then
+    tree:add_proto_expert_info(E.bad_segment, "Metadata length is not 4 + 8 * count")
+    count = math.min(count, math.floor((len - 4) / 8))
   end
   local parts = {}
   for i = 0, count - 1 do
@@ -416,23 +443,19 @@ local function dissect_retransmit(tvb, pinfo, tree, p, len)
     r:add_le(F.rr_length, tvb(o + 4, 4))
     if i < 4 then parts[#parts + 1] = string.format("%d+%d", le32(tvb, o), le32(tvb, o + 4)) end
   end
-  if count == 0 then
-    pinfo.cols.info:append(" (no ranges)")
-  else
-    pinfo.cols.info:append(" ranges " .. table.concat(parts, ",") .. (count > 4 and ",..." or ""))
-  end
+  if count == 0 then return " (no ranges)" end
+  return " ranges " .. table.concat(parts, ",") .. (count > 4 and ",..." or "")
 end
 
-local function dissect_discover_reply(tvb, pinfo, tree, p, len)
-  if len < 4 then tree:add_proto_expert_info(E.payload_short); return end
+local function dissect_discover_reply(tvb, tree, p, len)
   local count = le16(tvb, p)
   tree:add_le(F.dr_count, tvb(p, 2))
   local o, stop = p + 4, p + len
   local names = {}
   for i = 1, count do
-    if o + 12 > stop then tree:add_proto_expert_info(E.payload_short, "Entry " .. i .. " truncated"); break end
+    if o + 12 > stop then tree:add_proto_expert_info(E.bad_segment, "Entry " .. i .. " truncated"); break end
     local nlen = tvb(o, 1):uint()
-    if o + 12 + nlen > stop then tree:add_proto_expert_info(E.payload_short, "Entry " .. i .. " NQN truncated"); break end
+    if o + 12 + nlen > stop then tree:add_proto_expert_info(E.bad_segment, "Entry " .. i .. " NQN truncated"); break end
     local nqn = tvb:raw(o + 12, nlen)
     local e = tree:add(F.dr_entry, tvb(o, 12 + nlen))
     e:set_text("Entry: " .. nqn)
@@ -445,189 +468,269 @@ local function dissect_discover_reply(tvb, pinfo, tree, p, len)
     names[#names + 1] = nqn
     o = o + 12 + nlen
   end
-  pinfo.cols.info:append(string.format(" %d entr%s %s", count, count == 1 and "y" or "ies", table.concat(names, " ")))
+  return string.format(" %d entr%s %s", count, count == 1 and "y" or "ies", table.concat(names, " "))
 end
 
 -- ---------------------------------------------------------------- main
 
+-- Metadata sizes a kind allows (PROTOCOL.md §4): true when the segment fits its kind.
+local function sizes_valid(kind, meta, data)
+  if kind == 1 or kind == 2 then return meta == 16 and data == 0 end
+  if kind == 3 then return meta == 64 end
+  if kind == 4 then return meta == 16 and data == 0 end
+  if kind == 5 then return meta == 0 end
+  if kind == 6 then return meta >= 4 and (meta - 4) % 8 == 0 and data == 0 end
+  if kind == 7 then return meta == 4 and data == 0 end
+  if kind == 8 then return meta == 512 and data == 0 end
+  if kind == 9 then return meta >= 4 and data == 0 end
+  return false
+end
+
+local function stands_alone(kind) return kind < 3 or kind > 6 end
+
+-- One segment: header fields, metadata by kind, its data. Returns the text for the Info column.
+local function dissect_segment(tvb, pinfo, tree, s, a, qid, nonce)
+  local kind, flags, cid, gen = s.kind, s.flags, s.cid, s.gen
+  local kname = kind_names[kind] or string.format("Unknown kind %d", kind)
+  local t = tree:add(F.segment, tvb(s.at, SEG_HEADER + s.meta))
+  t:set_text(string.format("Segment %d: %s", s.index, kname))
+  local ki = t:add(F.kind, tvb(s.at, 1))
+  t:add(F.kind_name, tvb(s.at, 1), kname)
+  if not kind_names[kind] then ki:add_proto_expert_info(E.bad_kind) end
+  local fi = t:add(F.seg_flags, tvb(s.at + 1, 1))
+  fi:add(F.flag_last, tvb(s.at + 1, 1))
+  fi:add(F.flag_retry, tvb(s.at + 1, 1))
+  fi:add(F.flag_success, tvb(s.at + 1, 1))
+  fi:add(F.seg_flag_rsvd, tvb(s.at + 1, 1))
+  if bit32.band(flags, 0xf8) ~= 0 then fi:add_proto_expert_info(E.reserved, "Reserved segment flag bits set") end
+  t:add_le(F.cid, tvb(s.at + 2, 2))
+  t:add_le(F.meta_len, tvb(s.at + 4, 2))
+  t:add_le(F.data_len, tvb(s.at + 6, 2))
+  t:add_le(F.offset, tvb(s.at + 8, 4))
+  t:add_le(F.total, tvb(s.at + 12, 4))
+  t:add_le(F.gen, tvb(s.at + 16, 4))
+  if not sizes_valid(kind, s.meta, s.data) then
+    t:add_proto_expert_info(E.bad_segment, string.format("%s with %d bytes of metadata and %d of data", kname, s.meta,
+      s.data))
+    return kname .. " [malformed]"
+  end
+  local m = s.at + SEG_HEADER
+  local text = kname
+  local host, target = pinfo.dl_src, pinfo.dl_dst  -- host -> target kinds; swapped below
+  if kind == 1 then
+    text = text .. string.format(" nonce 0x%08x", nonce) .. dissect_connect_request(tvb, t, m)
+  elseif kind == 2 then
+    text = text .. string.format(" nonce 0x%08x", nonce) .. dissect_connect_response(tvb, t, m)
+  elseif kind == 3 then
+    local name, detail, opcode, fctype = dissect_sqe(tvb, pinfo, t, m, qid)
+    local retry = bit32.band(flags, 0x02) ~= 0
+    text = string.format("Command cid %d gen %d %s%s%s", cid, gen, name, detail, retry and " RETRY" or "")
+    if retry then t:add_proto_expert_info(E.retransmission) end
+    if s.data > 0 and s.data_at then
+      local it = t:add(F.icd, tvb(s.data_at, s.data))
+      it:set_text(string.format("In-capsule data (%d bytes)", s.data))
+      if opcode == 0x7f and fctype == 0x01 and s.data >= 1024 then
+        dissect_connect_data(tvb, it, s.data_at, s.data)
+        text = text .. " " .. cstring(tvb, s.data_at + 256, 256)
+      end
+    end
+    local key = assoc_key(host, target, qid, nonce, cid, gen)
+    if not pinfo.visited and not commands[key] then
+      commands[key] = { frame = pinfo.number, time = pinfo.abs_ts, name = name }
+    end
+    local c = commands[key]
+    if c and c.frame ~= pinfo.number then
+      t:add(F.request_in, c.frame):set_text("First transmission in frame " .. c.frame)
+    end
+    if responses[key] then t:add(F.response_in, responses[key]) end
+  elseif kind == 4 or (kind == 5 and bit32.band(flags, 0x04) ~= 0) then
+    local key = assoc_key(target, host, qid, nonce, cid, gen)
+    local c = commands[key]
+    if kind == 4 then
+      local name, ok = dissect_cqe(tvb, t, m)
+      text = string.format("Response cid %d gen %d %s%s", cid, gen, c and (c.name .. ": ") or "", name)
+      if not ok then t:add_proto_expert_info(E.status_error, name) end
+    else
+      text = string.format("Data cid %d gen %d off %d len %d of %d%s SUCCESS", cid, gen, s.offset, s.data, s.total,
+        bit32.band(flags, 0x01) ~= 0 and " LAST" or "")
+      if c then text = text .. " (" .. c.name .. ")" end
+      if s.data > 0 and s.data_at then t:add(F.data, tvb(s.data_at, s.data)) end
+    end
+    if not pinfo.visited and not responses[key] then responses[key] = pinfo.number end
+    if c then
+      t:add(F.request_in, c.frame)
+      t:add(F.service_time, pinfo.abs_ts - c.time)
+    end
+  elseif kind == 5 then
+    text = string.format("Data cid %d gen %d off %d len %d of %d%s", cid, gen, s.offset, s.data, s.total,
+      bit32.band(flags, 0x01) ~= 0 and " LAST" or "")
+    if s.data > 0 and s.data_at then t:add(F.data, tvb(s.data_at, s.data)) end
+  elseif kind == 6 then
+    text = string.format("Retransmit Request cid %d gen %d", cid, gen) .. dissect_retransmit(tvb, t, m, s.meta)
+  elseif kind == 7 then
+    local reason = le16(tvb, m)
+    t:add_le(F.term_reason, tvb(m, 2))
+    text = text .. string.format(" nonce 0x%08x: %s", nonce, terminate_reasons[reason] or ("reason " .. reason))
+  elseif kind == 8 then
+    local hostnqn = cstring(tvb, m, 256)
+    local sub = cstring(tvb, m + 256, 256)
+    t:add(F.dq_hostnqn, tvb(m, 256), hostnqn)
+    t:add(F.dq_subnqn, tvb(m + 256, 256), sub)
+    text = text .. string.format(" nonce 0x%08x from %s%s", nonce, hostnqn, sub ~= "" and (" for " .. sub) or "")
+  elseif kind == 9 then
+    text = text .. string.format(" nonce 0x%08x off %d of %d", nonce, s.offset, s.total) ..
+      dissect_discover_reply(tvb, t, m, s.meta)
+  end
+  return text
+end
+
+-- A protocol version 1 frame: its 32-byte header names the kind; nothing more is decoded.
+local function dissect_v1(tvb, pinfo, tree)
+  local v1_kinds = { [1] = "Connect Request", [2] = "Connect Response", [3] = "Command", [4] = "Response",
+    [5] = "Data", [6] = "Retransmit Request", [7] = "Terminate", [8] = "Discover Query", [9] = "Discover Reply" }
+  tree:add(F.version, tvb(0, 1))
+  tree:add_proto_expert_info(E.version1)
+  local kind = tvb:len() > 1 and tvb(1, 1):uint() or 0
+  local text = "v1 " .. (v1_kinds[kind] or ("kind " .. kind))
+  if tvb:len() >= 16 and kind == 2 then
+    text = text .. string.format(" q%d result %d", le16(tvb, 4), tvb:len() >= 34 and le16(tvb, 32) or -1)
+  end
+  pinfo.cols.info = "nvmeoe " .. text
+  return tvb:len()
+end
+
 local function dissect(tvb, pinfo, root)
   local avail = tvb:len()
   pinfo.cols.protocol = "nvmeoe"
-  local tree = root:add(nvmeoe, tvb(0, math.min(avail, HEADER_SIZE)))
-  if avail < HEADER_SIZE then
-    tree:add_proto_expert_info(E.truncated, string.format("Frame has %d of the 32 header bytes", avail))
+  local tree = root:add(nvmeoe, tvb(0, math.min(avail, FRAME_HEADER)))
+  if avail < 1 then
+    tree:add_proto_expert_info(E.truncated, "Empty nvmeoe frame")
+    return avail
+  end
+  local version = tvb(0, 1):uint()
+  if version == 1 then return dissect_v1(tvb, pinfo, tree) end
+  if avail < FRAME_HEADER then
+    tree:add_proto_expert_info(E.truncated, string.format("Frame has %d of the 12 frame header bytes", avail))
     pinfo.cols.info = "nvmeoe truncated header"
     return avail
   end
-
-  local version = tvb(0, 1):uint()
-  local kind = tvb(1, 1):uint()
-  local flags = tvb(2, 1):uint()
-  local qid = le16(tvb, 4)
-  local cntlid = le16(tvb, 6)
-  local nonce = le32(tvb, 8)
-  local cid = le16(tvb, 12)
-  local len = le16(tvb, 14)
-  local offset = le32(tvb, 16)
-  local total = le32(tvb, 20)
-  local gen = le32(tvb, 24)
-  local hd = le32(tvb, 28)
-  local kname = kind_names[kind] or string.format("Unknown kind %d", kind)
-  tree:append_text(", " .. kname)
-
   local vi = tree:add(F.version, tvb(0, 1))
-  if version ~= 1 then vi:add_proto_expert_info(E.bad_version, "Version " .. version .. " (v1 peers drop it)") end
-  local ki = tree:add(F.kind, tvb(1, 1))
-  tree:add(F.kind_name, tvb(1, 1), kname)
-  if not kind_names[kind] then ki:add_proto_expert_info(E.bad_kind) end
-  local fi = tree:add(F.flags, tvb(2, 1))
-  fi:add(F.flag_hdgst, tvb(2, 1))
-  fi:add(F.flag_ddgst, tvb(2, 1))
-  fi:add(F.flag_last, tvb(2, 1))
-  fi:add(F.flag_retry, tvb(2, 1))
-  fi:add(F.flag_rsvd, tvb(2, 1))
-  if bit32.band(flags, 0xf0) ~= 0 then fi:add_proto_expert_info(E.reserved, "Reserved flag bits set") end
+  if version ~= 2 then vi:add_proto_expert_info(E.bad_version, "Version " .. version .. " (receivers drop it)") end
+  local flags = tvb(1, 1):uint()
+  local count = tvb(2, 1):uint()
+  local qid = le16(tvb, 4)
+  local nonce = le32(tvb, 8)
+  local fi = tree:add(F.flags, tvb(1, 1))
+  fi:add(F.flag_ddgst, tvb(1, 1))
+  fi:add(F.flag_rsvd, tvb(1, 1))
+  if bit32.band(flags, 0xfe) ~= 0 then fi:add_proto_expert_info(E.reserved, "Reserved frame flag bits set") end
+  local ci = tree:add(F.count, tvb(2, 1))
   local ri = tree:add(F.reserved, tvb(3, 1))
   if tvb(3, 1):uint() ~= 0 then ri:add_proto_expert_info(E.reserved, "Reserved header byte not 0") end
   tree:add_le(F.qid, tvb(4, 2))
   tree:add_le(F.cntlid, tvb(6, 2))
   tree:add_le(F.nonce, tvb(8, 4))
-  tree:add_le(F.cid, tvb(12, 2))
-  tree:add_le(F.length, tvb(14, 2))
-  tree:add_le(F.offset, tvb(16, 4))
-  tree:add_le(F.total, tvb(20, 4))
-  tree:add_le(F.gen, tvb(24, 4))
-  local hi = tree:add_le(F.hdgst, tvb(28, 4))
-  local has_hd = bit32.band(flags, 0x01) ~= 0
-  local has_dd = bit32.band(flags, 0x02) ~= 0
-  local check = nvmeoe.prefs.check_digests
-  if has_hd then
-    if check then
-      local want = crc32c(tvb, 0, 28)
-      local ok = want == hd
-      tree:add(F.hdgst_ok, tvb(28, 4), ok)
-      if not ok then
-        hi:add_proto_expert_info(E.hdgst_bad, string.format("Header digest 0x%08x, computed 0x%08x", hd, want))
-      end
-    end
-  elseif hd ~= 0 then
-    hi:add_proto_expert_info(E.hdgst_nonzero)
+  pinfo.cols.info = string.format("q%d", qid)
+  if count == 0 or count > MAX_SEGMENTS then
+    ci:add_proto_expert_info(E.bad_count)
+    pinfo.cols.info:append(" [bad segment count]")
+    return avail
   end
 
-  pinfo.cols.info = string.format("%s q%d", kname, qid)
-
-  -- Payload bounds (PROTOCOL.md §3.2 checks 7 and 8).
-  local p = HEADER_SIZE
-  local need = HEADER_SIZE + len + (has_dd and 4 or 0)
-  local plen = len
-  if avail < need then
-    tree:add_proto_expert_info(E.truncated,
-      string.format("Header says %d payload bytes%s, frame has %d after the header", len, has_dd and " + digest" or "",
-        avail - HEADER_SIZE))
-    plen = math.max(0, math.min(len, avail - HEADER_SIZE))
-    has_dd = false  -- no digest to check
+  -- Segment headers and metadata, then the header CRC (PROTOCOL.md §3.3).
+  local segs = {}
+  local at = FRAME_HEADER
+  local data_total = 0
+  for i = 1, count do
+    if at + SEG_HEADER > avail then
+      tree:add_proto_expert_info(E.truncated, string.format("Segment %d header runs past the frame", i))
+      pinfo.cols.info:append(" [truncated]")
+      return avail
+    end
+    local meta = le16(tvb, at + 4)
+    if at + SEG_HEADER + meta > avail then
+      tree:add_proto_expert_info(E.truncated, string.format("Segment %d metadata (%d bytes) runs past the frame", i,
+        meta))
+      pinfo.cols.info:append(" [truncated]")
+      return avail
+    end
+    local s = { index = i, at = at, kind = tvb(at, 1):uint(), flags = tvb(at + 1, 1):uint(), cid = le16(tvb, at + 2),
+      meta = meta, data = le16(tvb, at + 6), offset = le32(tvb, at + 8), total = le32(tvb, at + 12),
+      gen = le32(tvb, at + 16) }
+    segs[#segs + 1] = s
+    data_total = data_total + s.data
+    at = at + SEG_HEADER + meta
+  end
+  if at + 4 > avail then
+    tree:add_proto_expert_info(E.truncated, "No room for the header CRC")
     pinfo.cols.info:append(" [truncated]")
+    return avail
+  end
+  local check = nvmeoe.prefs.check_digests
+  local hi = tree:add_le(F.hcrc, tvb(at, 4))
+  local bad_crc = false
+  if check then
+    local eth = eth_header()
+    if eth then
+      local want = crc32c(tvb, 0, at, eth)
+      local got = le32(tvb, at)
+      bad_crc = want ~= got
+      tree:add(F.hcrc_ok, tvb(at, 4), not bad_crc)
+      if bad_crc then
+        hi:add_proto_expert_info(E.hcrc_bad, string.format("Header CRC 0x%08x, computed 0x%08x", got, want))
+      end
+    end
+  end
+  local data_at = at + 4
+  local has_dd = bit32.band(flags, 0x01) ~= 0
+  local need = data_at + data_total + (has_dd and 4 or 0)
+  local complete = avail >= need
+  if not complete then
+    tree:add_proto_expert_info(E.truncated, string.format("Segments say %d data bytes%s, frame has %d after the header CRC",
+      data_total, has_dd and " + digest" or "", avail - data_at))
   elseif avail > need then
     if avail + 14 <= 60 then
       tree:add(F.padding, tvb(need, avail - need))
     else
-      tree:add_proto_expert_info(E.bad_length, string.format("%d bytes after the payload", avail - need))
+      tree:add_proto_expert_info(E.bad_length, string.format("%d bytes after the data", avail - need))
     end
   end
   tree:set_len(math.min(avail, need))
-
-  if has_dd then
-    local di = tree:add_le(F.ddgst, tvb(p + len, 4))
+  -- Each segment's data, in segment order.
+  local d = data_at
+  for _, s in ipairs(segs) do
+    if complete then s.data_at = d end
+    d = d + s.data
+  end
+  if complete and has_dd then
+    local di = tree:add_le(F.ddgst, tvb(data_at + data_total, 4))
     if check then
-      local got = le32(tvb, p + len)
-      local want = crc32c(tvb, p, len)
-      local ok = got == want
-      tree:add(F.ddgst_ok, tvb(p + len, 4), ok)
-      if not ok then
+      local got = le32(tvb, data_at + data_total)
+      local want = crc32c(tvb, data_at, data_total)
+      tree:add(F.ddgst_ok, tvb(data_at + data_total, 4), got == want)
+      if got ~= want then
         di:add_proto_expert_info(E.ddgst_bad, string.format("Data digest 0x%08x, computed 0x%08x", got, want))
       end
     end
   end
-
-  local src, dst = pinfo.dl_src, pinfo.dl_dst
-  if kind == 1 then
-    pinfo.cols.info:append(string.format(" nonce 0x%08x", nonce))
-    dissect_connect_request(tvb, pinfo, tree, p, plen)
-  elseif kind == 2 then
-    pinfo.cols.info:append(string.format(" nonce 0x%08x", nonce))
-    dissect_connect_response(tvb, pinfo, tree, p, plen)
-  elseif kind == 3 then
-    if plen < 64 then
-      tree:add_proto_expert_info(E.payload_short, "Command payload shorter than the 64-byte SQE")
-    else
-      local name, detail, opcode, fctype = dissect_sqe(tvb, pinfo, tree, p, qid)
-      local retry = bit32.band(flags, 0x08) ~= 0
-      pinfo.cols.info:append(string.format(" cid %d gen %d %s%s%s", cid, gen, name, detail, retry and " RETRY" or ""))
-      if retry then tree:add_proto_expert_info(E.retransmission) end
-      local icd = plen - 64
-      if icd > 0 then
-        local it = tree:add(F.icd, tvb(p + 64, icd))
-        it:set_text(string.format("In-capsule data (%d bytes)", icd))
-        if opcode == 0x7f and fctype == 0x01 then dissect_connect_data(tvb, it, p + 64, icd) end
-        if opcode == 0x7f and fctype == 0x01 and icd >= 1024 then
-          pinfo.cols.info:append(" " .. cstring(tvb, p + 64 + 256, 256))
-        end
-      end
-      local key = assoc_key(src, dst, qid, nonce, cid, gen)
-      if not pinfo.visited and not commands[key] then
-        commands[key] = { frame = pinfo.number, time = pinfo.abs_ts, name = name }
-      end
-      local c = commands[key]
-      if c and c.frame ~= pinfo.number then
-        tree:add(F.request_in, c.frame):set_text("First transmission in frame " .. c.frame)
-      end
-      if responses[key] then tree:add(F.response_in, responses[key]) end
-    end
-  elseif kind == 4 then
-    if plen < 16 then
-      tree:add_proto_expert_info(E.payload_short, "Response payload shorter than the 16-byte CQE")
-    else
-      local name, ok = dissect_cqe(tvb, tree, p)
-      local key = assoc_key(dst, src, qid, nonce, cid, gen)
-      local c = commands[key]
-      pinfo.cols.info:append(string.format(" cid %d gen %d %s%s", cid, gen, c and (c.name .. ": ") or "", name))
-      if not ok then tree:add_proto_expert_info(E.status_error, name) end
-      if not pinfo.visited and not responses[key] then responses[key] = pinfo.number end
-      if c then
-        tree:add(F.request_in, c.frame)
-        local dt = pinfo.abs_ts - c.time
-        tree:add(F.service_time, dt)
+  if count > 1 then
+    for _, s in ipairs(segs) do
+      if stands_alone(s.kind) then
+        tree:add_proto_expert_info(E.bad_segment, string.format("%s packed with other segments",
+          kind_names[s.kind] or ("kind " .. s.kind)))
       end
     end
-  elseif kind == 5 then
-    pinfo.cols.info:append(string.format(" cid %d gen %d off %d len %d of %d%s", cid, gen, offset, len, total,
-      bit32.band(flags, 0x04) ~= 0 and " LAST" or ""))
-    if plen > 0 then tree:add(F.data, tvb(p, plen)) end
-  elseif kind == 6 then
-    pinfo.cols.info:append(string.format(" cid %d gen %d", cid, gen))
-    dissect_retransmit(tvb, pinfo, tree, p, plen)
-  elseif kind == 7 then
-    if plen < 4 then
-      tree:add_proto_expert_info(E.payload_short)
-    else
-      local reason = le16(tvb, p)
-      tree:add_le(F.term_reason, tvb(p, 2))
-      pinfo.cols.info:append(string.format(" nonce 0x%08x: %s", nonce, terminate_reasons[reason] or ("reason " .. reason)))
-    end
-  elseif kind == 8 then
-    if plen < 512 then
-      tree:add_proto_expert_info(E.payload_short, "Discover Query shorter than 512 bytes")
-    else
-      local host = cstring(tvb, p, 256)
-      local sub = cstring(tvb, p + 256, 256)
-      tree:add(F.dq_hostnqn, tvb(p, 256), host)
-      tree:add(F.dq_subnqn, tvb(p + 256, 256), sub)
-      pinfo.cols.info:append(string.format(" nonce 0x%08x from %s%s", nonce, host, sub ~= "" and (" for " .. sub) or ""))
-    end
-  elseif kind == 9 then
-    pinfo.cols.info:append(string.format(" nonce 0x%08x off %d of %d", nonce, offset, total))
-    dissect_discover_reply(tvb, pinfo, tree, p, plen)
   end
+
+  local texts = {}
+  for _, s in ipairs(segs) do texts[#texts + 1] = dissect_segment(tvb, pinfo, tree, s, nil, qid, nonce) end
+  local shown = {}
+  for i = 1, math.min(#texts, 4) do shown[i] = texts[i] end
+  local info = table.concat(shown, "; ")
+  if #texts > 4 then info = info .. string.format("; ... (%d segments)", #texts) end
+  tree:append_text(string.format(", q%d, %d segment%s", qid, count, count == 1 and "" or "s"))
+  pinfo.cols.info = string.format("q%d %s%s%s", qid, count > 1 and ("[" .. count .. "] ") or "", info,
+    bad_crc and " [BAD HEADER CRC]" or "")
   return avail
 end
 

@@ -36,10 +36,12 @@ BIN="$REPO/build/bin"
 if [ "${NVMEOE_DEMO_SKIP_SETUP:-0}" = 1 ]; then
   echo "skipped (NVMEOE_DEMO_SKIP_SETUP=1)"
 else
+  launcher=()
+  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   if [ -f "$REPO/build/CMakeCache.txt" ]; then
-    cmake -S "$REPO" -B "$REPO/build" -G Ninja >/dev/null
+    cmake -S "$REPO" -B "$REPO/build" -G Ninja "${launcher[@]}" >/dev/null
   else
-    cmake -S "$REPO" -B "$REPO/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S "$REPO" -B "$REPO/build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
   fi
   ninja -C "$REPO/build" nvmeoe nvmeoe-target
 fi

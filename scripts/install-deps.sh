@@ -5,11 +5,14 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential g++ cmake ninja-build pkg-config   # toolchain
+  ccache clang-format                                 # rebuilds of the same objects, the format check
   liburing-dev libfuse3-dev fuse3                     # storage backend, FUSE frontend
+  libssl-dev                                          # DH-HMAC-CHAP: OpenSSL 3 (hashes, HMAC, DH)
   libgtest-dev libgmock-dev googletest                # unit tests
   libcli11-dev nlohmann-json3-dev libbenchmark-dev    # command lines, JSON, microbenchmarks
   iproute2 tcpdump tshark iputils-ping                # namespaces/veth, captures, dissector tests, ping
   util-linux e2fsprogs procps psmisc xxd jq           # test tooling (setpriv, losetup, mkfs, pgrep, jq)
+  help2man man-db bash-completion                     # install.sh: man pages from --help, man, completion
   fio python3                                         # FUSE frontend tests (io_uring verify, fsync)
   qemu-system-x86 busybox-static cpio xz-utils file   # ublk VM test (tests/vm, e2e_ublk_vm.sh)
 )

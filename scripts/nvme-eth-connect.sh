@@ -7,6 +7,15 @@
 # Environment (optional): NVMEOE_CONNECT_ARGS extra `nvmeoe connect` flags (e.g. "-i 2 -q HOSTNQN");
 # NVMEOE_BIN_DIR directory holding nvmeoe (default: build/bin of this repo, then PATH);
 # NVMEOE_RUN_DIR as for nvmeoe itself.
+#
+# DH-HMAC-CHAP (when the target requires it; docs/SECURITY.md), from the environment or key files:
+#   NVMEOE_DHCHAP_SECRET_FILE       file holding this host's secret (DHHC-1:xx:...:, from
+#                                   `nvmeoe gen-dhchap-key` or `nvme gen-dhchap-key`)
+#   NVMEOE_DHCHAP_SECRET            the secret itself (the file wins when both are set)
+#   NVMEOE_DHCHAP_CTRL_SECRET_FILE  the controller's secret: the target must prove it (bidirectional)
+#   NVMEOE_DHCHAP_CTRL_SECRET       the same, itself
+# Secrets are handed to nvmeoe as files (a secret given itself goes through a private temporary
+# file that is removed at once), so they never appear in a process listing.
 set -euo pipefail
 
 prog=$(basename "$0")
@@ -19,7 +28,8 @@ usage: $prog IFACE TARGET_MAC NQN
 USAGE
   exit 2
 }
-die() { echo "$prog: error: $*" >&2; exit 1; }
+# shellcheck source=seed-common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/seed-common.sh"
 
 [ $# -eq 3 ] || usage
 case "$1" in -h|--help) usage ;; esac
@@ -27,26 +37,20 @@ IFACE=$1
 MAC=$2
 NQN=$3
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-find_bin() {
-  local name=$1
-  if [ -n "${NVMEOE_BIN_DIR:-}" ] && [ -x "$NVMEOE_BIN_DIR/$name" ]; then echo "$NVMEOE_BIN_DIR/$name"; return; fi
-  if [ -x "$repo/build/bin/$name" ]; then echo "$repo/build/bin/$name"; return; fi
-  command -v "$name" 2>/dev/null || die "$name not found: build it first (cmake -S . -B build -G Ninja && ninja -C build) or put it in PATH"
-}
-
-if ! ip link show dev "$IFACE" >/dev/null 2>&1; then
-  die "network interface '$IFACE' not found (interfaces here: $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | tr '\n' ' '))"
-fi
-if ! ip link show dev "$IFACE" | head -n1 | grep -q '[<,]UP[,>]'; then
-  die "network interface '$IFACE' is down (bring it up: ip link set $IFACE up)"
-fi
+require_iface_up "$IFACE"
 [[ $MAC =~ ^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$ ]] || die "'$MAC' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
 [[ $NQN == nqn.* ]] || die "'$NQN' is not an NQN (it must start with 'nqn.')"
 
 NVMEOE=$(find_bin nvmeoe)
 # shellcheck disable=SC2206 # word splitting of the extra flags is intended
 EXTRA=(${NVMEOE_CONNECT_ARGS:-})
+
+# The secrets, as file paths for nvmeoe (seed-common.sh).
+secret_dir_if_needed "${NVMEOE_DHCHAP_SECRET:-}" "${NVMEOE_DHCHAP_CTRL_SECRET:-}"
+key=$(secret_file "${NVMEOE_DHCHAP_SECRET_FILE:-}" "${NVMEOE_DHCHAP_SECRET:-}" host-secret)
+ctrl_key=$(secret_file "${NVMEOE_DHCHAP_CTRL_SECRET_FILE:-}" "${NVMEOE_DHCHAP_CTRL_SECRET:-}" ctrl-secret)
+[ -z "$key" ] || EXTRA+=(--dhchap-secret "$key")
+[ -z "$ctrl_key" ] || EXTRA+=(--dhchap-ctrl-secret "$ctrl_key")
 rc=0
 out=$("$NVMEOE" connect -a "$MAC" -n "$NQN" --host-iface "$IFACE" "${EXTRA[@]}") || rc=$?
 if [ $rc -ne 0 ]; then
@@ -59,6 +63,7 @@ ctrl=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1 || true)
 echo "connected: controller $ctrl"
 echo "  subsystem NQN: $NQN"
 echo "  target MAC:    $MAC via $IFACE"
+[ -z "$key" ] || echo "  DH-HMAC-CHAP:  host secret given${ctrl_key:+, controller secret given (bidirectional)}"
 echo "  disconnect:    nvmeoe disconnect $ctrl"
 echo
 "$NVMEOE" list

@@ -10,6 +10,18 @@
 #   NVMEOE_TARGET_ARGS  extra nvmeoe-target flags, e.g. "--allow-host nqn... --readonly"
 #   NVMEOE_BIN_DIR      directory holding nvmeoe-target (default: build/bin of this repo, then PATH)
 #   NVMEOE_START_TIMEOUT seconds to wait for the target to come up (default 15)
+#
+# DH-HMAC-CHAP (docs/SECURITY.md), from the environment or key files: one host that must
+# authenticate; it is added to the allow-list.
+#   NVMEOE_DHCHAP_HOST            that host's NQN
+#   NVMEOE_DHCHAP_KEY_FILE        file holding its secret (DHHC-1:xx:...:, from gen-dhchap-key)
+#   NVMEOE_DHCHAP_KEY             the secret itself (the file wins when both are set)
+#   NVMEOE_DHCHAP_CTRL_KEY_FILE   the controller's secret, for bidirectional authentication
+#   NVMEOE_DHCHAP_CTRL_KEY        the same, itself
+#   NVMEOE_DHCHAP_HASH            hmac(sha256) (default), hmac(sha384), hmac(sha512)
+#   NVMEOE_DHCHAP_DHGROUP         null (default), ffdhe2048 ... ffdhe8192
+# Secrets reach nvmeoe-target as files (one given itself through a private temporary file,
+# removed once the target has read it), never on its command line.
 set -euo pipefail
 
 prog=$(basename "$0")
@@ -22,7 +34,8 @@ usage: $prog NQN IFACE DEV...
 USAGE
   exit 2
 }
-die() { echo "$prog: error: $*" >&2; exit 1; }
+# shellcheck source=seed-common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/seed-common.sh"
 
 [ $# -ge 3 ] || usage
 case "$1" in -h|--help) usage ;; esac
@@ -31,25 +44,13 @@ IFACE=$2
 shift 2
 DEVS=("$@")
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-find_bin() {
-  local name=$1
-  if [ -n "${NVMEOE_BIN_DIR:-}" ] && [ -x "$NVMEOE_BIN_DIR/$name" ]; then echo "$NVMEOE_BIN_DIR/$name"; return; fi
-  if [ -x "$repo/build/bin/$name" ]; then echo "$repo/build/bin/$name"; return; fi
-  command -v "$name" 2>/dev/null || die "$name not found: build it first (cmake -S . -B build -G Ninja && ninja -C build) or put it in PATH"
-}
 
 [[ $NQN == nqn.* ]] || die "'$NQN' is not an NQN (it must start with 'nqn.')"
 
 # The interface: present in this network namespace and up.
-if ! ip link show dev "$IFACE" >/dev/null 2>&1; then
-  die "network interface '$IFACE' not found (interfaces here: $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | tr '\n' ' '))"
-fi
+require_iface_up "$IFACE"
 MAC=$(ip link show dev "$IFACE" | awk '/link\/(ether|loopback)/ {print $2; exit}')
 MTU=$(ip link show dev "$IFACE" | sed -n 's/.* mtu \([0-9]*\).*/\1/p' | head -n1)
-if ! ip link show dev "$IFACE" | head -n1 | grep -q '[<,]UP[,>]'; then
-  die "network interface '$IFACE' is down (bring it up: ip link set $IFACE up)"
-fi
 
 human() {  # bytes -> "21.47 GB (20.00 GiB)"
   awk -v b="$1" 'BEGIN {
@@ -92,6 +93,23 @@ start_offset=$(stat -c %s "$LOG")
 
 # shellcheck disable=SC2206 # word splitting of the extra flags is intended
 EXTRA=(${NVMEOE_TARGET_ARGS:-})
+
+# The secrets, as file paths for nvmeoe-target (seed-common.sh).
+secret_dir_if_needed "${NVMEOE_DHCHAP_KEY:-}" "${NVMEOE_DHCHAP_CTRL_KEY:-}"
+key=$(secret_file "${NVMEOE_DHCHAP_KEY_FILE:-}" "${NVMEOE_DHCHAP_KEY:-}" key)
+ctrl_key=$(secret_file "${NVMEOE_DHCHAP_CTRL_KEY_FILE:-}" "${NVMEOE_DHCHAP_CTRL_KEY:-}" ctrl-key)
+AUTH=()
+if [ -n "$key" ]; then
+  host=${NVMEOE_DHCHAP_HOST:-}
+  [[ $host == nqn.* ]] || die "a DH-HMAC-CHAP key needs NVMEOE_DHCHAP_HOST, the NQN of the host it belongs to"
+  AUTH+=(--allow-host "$host" --dhchap-key "$host=$key")
+  [ -z "$ctrl_key" ] || AUTH+=(--dhchap-ctrl-key "$host=$ctrl_key")
+  [ -z "${NVMEOE_DHCHAP_HASH:-}" ] || AUTH+=(--dhchap-hash "$NVMEOE_DHCHAP_HASH")
+  [ -z "${NVMEOE_DHCHAP_DHGROUP:-}" ] || AUTH+=(--dhchap-dhgroup "$NVMEOE_DHCHAP_DHGROUP")
+elif [ -n "$ctrl_key" ]; then
+  die "NVMEOE_DHCHAP_CTRL_KEY needs NVMEOE_DHCHAP_KEY (or _FILE) too"
+fi
+EXTRA+=("${AUTH[@]}")
 {
   echo "--- $(date '+%F %T') $prog: $TARGET --nqn $NQN --iface $IFACE ${EXTRA[*]} ${DEVS[*]}"
 } >>"$LOG"
@@ -138,6 +156,7 @@ for dev in "${DEVS[@]}"; do
   i=$((i + 1))
 done
 [ ${#EXTRA[@]} -eq 0 ] || echo "  extra flags:   ${EXTRA[*]}"
+[ -z "$key" ] || echo "  DH-HMAC-CHAP:  required of $NVMEOE_DHCHAP_HOST${ctrl_key:+ (with a controller key)}"
 echo "  PID:           $PID (pid file $PIDFILE)"
 echo "  log:           $LOG"
 echo "  stop with:     kill $PID"

@@ -96,7 +96,6 @@ class Relay {
     size_t slot = kEthHeaderSize + kFrameSlack + std::max(sides_[0].inner->mtu(), sides_[1].inner->mtu());
     slot_size_ = slot;
     arena_.resize(slot * kBatch);
-    tx_.reserve(kBatch);
   }
 
   // Moves up to kBatch frames from side `from` to the other side; returns how many arrived.
@@ -109,11 +108,11 @@ class Relay {
           if (frame.size() > slot_size_) return;  // cannot happen: the ring holds no larger frame
           uint8_t* slot = arena_.data() + tx_.size() * slot_size_;
           std::memcpy(slot, frame.data(), frame.size());
-          tx_.push_back(TxFrame{std::span<const uint8_t>(slot, frame.size()), {}, {}});
+          tx_.add(std::span<const uint8_t>(slot, frame.size()));
         },
         kBatch);
-    if (!tx_.empty()) {
-      Status s = dst.link->send(tx_);
+    if (tx_.size()) {
+      Status s = dst.link->send(tx_.frames());
       src.forwarded += tx_.size();
       if (!s) {
         fatal_ = s.message();
@@ -173,7 +172,7 @@ class Relay {
   Side sides_[2];
   size_t slot_size_ = 0;
   std::vector<uint8_t> arena_;
-  std::vector<TxFrame> tx_;
+  TxFrameList tx_;
   std::string fatal_;
 };
 
@@ -347,7 +346,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--corrupt", faults.corrupt, "probability 1-3 bits of the payload are flipped")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--corrupt-headers", corrupt_headers, "let corruption hit the nvmeoe header too (bytes 14..)");
+  app.add_flag("--corrupt-headers", corrupt_headers,
+               "let corruption hit the Ethernet header too (by default it hits any byte from 14 on: nvmeoe headers, "
+               "metadata, data and digests)");
   app.add_option("--delay-us", faults.delay_us, "delay added to every frame, microseconds");
   app.add_option("--reorder-timeout-us", reorder_timeout_us, "a held-back frame leaves after this if no frame follows")
       ->capture_default_str();
@@ -414,7 +415,7 @@ int run(int argc, char** argv) {
     config.direction = FaultDirection::kRx;
     // Independent sequences per direction, both fixed by --seed.
     config.seed = d == kLeftToRight ? seed : seed ^ 0x9e3779b97f4a7c15ull;
-    config.corrupt_from = corrupt_headers ? kEthHeaderSize : kEthHeaderSize + 32;
+    config.corrupt_from = corrupt_headers ? 0 : kEthHeaderSize;
     config.reorder_timeout = std::chrono::microseconds(reorder_timeout_us);
     Result<std::unique_ptr<FaultLink>> fl = FaultLink::create(std::move(link.value()), config);
     if (!fl) {

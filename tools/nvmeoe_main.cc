@@ -1,5 +1,6 @@
 // nvmeoe: the host command line, with nvme-cli's subcommands and flags (connect, list, read, write,
-// flush, write-zeroes, dsm, disconnect, disconnect-all) plus perf. The subcommands live in
+// flush, write-zeroes, dsm, disconnect, disconnect-all, the admin commands id-ctrl ... show-regs,
+// help) plus perf and stats. The subcommands live in
 // tools/cli; this file only assembles them and picks the one that was given.
 #include <signal.h>
 
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
       "  nvmeoe connect-all --host-iface eth1\n"
       "  nvmeoe connect -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1\n"
       "  nvmeoe list\n"
+      "  nvmeoe id-ctrl nvmeoe0\n"
+      "  nvmeoe smart-log nvmeoe0 -o json\n"
       "  nvmeoe read nvmeoe0n1 -s 0 -c 7 -z 4096 -d out.bin\n"
       "  nvmeoe perf -a 02:00:00:00:00:01 -n nqn.2024-01.io.nvmeoe:disk1 --host-iface eth1 -w randread -t 10\n"
       "  nvmeoe stats --watch 1\n"
@@ -44,8 +47,12 @@ int main(int argc, char** argv) {
   commands.push_back(add_perf_command(app));
   commands.push_back(add_stats_command(app));
   commands.push_back(add_target_stats_command(app));
+  for (auto& c : add_admin_commands(app)) commands.push_back(std::move(c));
+  for (auto& c : add_key_commands(app)) commands.push_back(std::move(c));
   commands.push_back(add_version_command(app));
+  commands.push_back(add_help_command(app));
 
+  if (reject_unknown_command(app, argc, argv)) return 1;
   if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   for (auto& c : commands)
     if (c.app->parsed()) return c.run();

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,12 +15,15 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "auth/secret.h"
 #include "backend/backend.h"
+#include "cli/privileges.h"
 #include "cli/run_files.h"
 #include "common/log.h"
 #include "link/link.h"
@@ -28,6 +32,7 @@
 #include "target/config_apply.h"
 #include "target/control_server.h"
 #include "target/core.h"
+#include "target/resource_limits.h"
 #include "target/target.h"
 #include "wire/frame.h"
 
@@ -66,10 +71,14 @@ void on_stop_signal(int) {
 struct Args {
   std::string nqn, iface, ethertype = "0x88b5", log_level, config, link = default_link_name();
   std::vector<std::string> allow_hosts, devices;
+  // DH-HMAC-CHAP of --allow-host hosts: [HOSTNQN=]SECRET|FILE each; hash and group for all of them.
+  std::vector<std::string> dhchap_keys, dhchap_ctrl_keys;
+  std::string dhchap_hash, dhchap_dhgroup;
   bool readonly = false, dump_config = false;
   int verbose = 0;
-  uint32_t poll_us = 10;  // catches the next frame of a burst without a sleep and wake-up
+  uint32_t poll_us = 50;  // a QD1 round trip here takes ~15 µs with both ends spinning; a sleep costs more
   std::string tx_thread = "off";
+  std::map<std::string, uint64_t> limits;  // resource limits given as flags (override the file's)
 };
 
 std::string nqn_problem(const std::string& nqn) {
@@ -106,11 +115,58 @@ uint64_t netns_inode() {
   return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
-std::string target_lock_path(const std::string& iface, const std::string& nqn) {
+// One target process per interface and EtherType: a second one on the same pair would answer the
+// same frames (both see every frame of the EtherType), so hosts would get answers from a target
+// that does not have their subsystem. Several subsystems on one interface go in one --config file.
+std::string target_lock_path(const std::string& iface, uint16_t ethertype) {
   char tag[64];
-  std::snprintf(tag, sizeof tag, "-%016" PRIx64 "-net%" PRIu64, cli::fnv1a64(nqn), netns_inode());
-  return cli::run_dir() + "/target-" + cli::sanitize_component(iface, 16) + "-" + cli::sanitize_component(nqn, 96) +
-         tag + ".lock";
+  std::snprintf(tag, sizeof tag, "-%04x-%016" PRIx64 "-net%" PRIu64, ethertype, cli::fnv1a64(iface), netns_inode());
+  return cli::run_dir() + "/target-" + cli::sanitize_component(iface, 16) + tag + ".lock";
+}
+
+// --dhchap-key / --dhchap-ctrl-key [HOSTNQN=]SECRET|FILE for hosts of --allow-host (the NQN may be
+// left out when there is one), and --dhchap-hash / --dhchap-dhgroup for all of them.
+Status dhchap_from_args(const Args& a, TargetConfig* c) {
+  auto add = [&](const std::string& value, const char* flag, bool ctrl) -> Status {
+    std::string nqn, secret = value;
+    size_t eq = value.find('=');
+    if (value.compare(0, 4, "nqn.") == 0 && eq != std::string::npos) {
+      nqn = value.substr(0, eq);
+      secret = value.substr(eq + 1);
+    } else if (a.allow_hosts.size() == 1) {
+      nqn = a.allow_hosts[0];
+    } else {
+      return Status::error(std::string(flag) + ": give HOSTNQN=SECRET (or a file) when there is not exactly one " +
+                           "--allow-host");
+    }
+    if (std::find(a.allow_hosts.begin(), a.allow_hosts.end(), nqn) == a.allow_hosts.end())
+      return Status::error(std::string(flag) + ": host '" + nqn + "' is not given with --allow-host");
+    auto key = auth::load_secret(secret, flag);
+    if (!key) return key.status();
+    HostDhchapConfig& d = c->dhchap[nqn];
+    std::string& slot = ctrl ? d.ctrl_key : d.key;
+    if (!slot.empty()) return Status::error(std::string(flag) + ": given twice for host '" + nqn + "'");
+    slot = auth::format_secret(key->transform(), key->key());
+    return Status::ok();
+  };
+  for (const auto& v : a.dhchap_keys) NVMEOE_RETURN_IF_ERROR(add(v, "--dhchap-key", false));
+  for (const auto& v : a.dhchap_ctrl_keys) NVMEOE_RETURN_IF_ERROR(add(v, "--dhchap-ctrl-key", true));
+  auth::HashId hash;
+  if (!a.dhchap_hash.empty() && !auth::parse_hash_name(a.dhchap_hash, &hash))
+    return Status::error("--dhchap-hash: unknown hash '" + a.dhchap_hash + "': hmac(sha256), hmac(sha384) or " +
+                         "hmac(sha512)");
+  auth::DhGroup group;
+  if (!a.dhchap_dhgroup.empty() && !auth::parse_dhgroup_name(a.dhchap_dhgroup, &group))
+    return Status::error("--dhchap-dhgroup: unknown DH group '" + a.dhchap_dhgroup + "': null, ffdhe2048, " +
+                         "ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192");
+  if ((!a.dhchap_hash.empty() || !a.dhchap_dhgroup.empty()) && a.dhchap_keys.empty())
+    return Status::error("--dhchap-hash and --dhchap-dhgroup apply to hosts with a --dhchap-key");
+  for (auto& [nqn, d] : c->dhchap) {
+    if (d.key.empty()) return Status::error("--dhchap-ctrl-key: host '" + nqn + "' has no --dhchap-key");
+    if (!a.dhchap_hash.empty()) d.hash = auth::hash_name(hash);
+    if (!a.dhchap_dhgroup.empty()) d.dhgroup = auth::dhgroup_name(group);
+  }
+  return Status::ok();
 }
 
 // The command-line form as a configuration: one subsystem on one port.
@@ -133,6 +189,7 @@ Result<TargetConfig> config_from_args(const Args& a) {
     c.hosts.push_back(h);
     sub.allowed_hosts.push_back(h);
   }
+  NVMEOE_RETURN_IF_ERROR(dhchap_from_args(a, &c));
   for (size_t i = 0; i < a.devices.size(); ++i) {
     NamespaceConfig ns;
     ns.nsid = uint32_t(i + 1);
@@ -163,12 +220,41 @@ std::string describe_subsystem(const Subsystem& s) {
   return out.empty() ? "no namespaces" : out;
 }
 
+// mem:SIZE namespaces take their memory as they are written, so a size beyond the machine's memory
+// starts fine and fails later (the OOM killer, or allocation errors on writes): say so at start.
+void warn_if_ram_exceeds_memory(const TargetConfig& config, const std::vector<std::unique_ptr<Subsystem>>& subs) {
+  uint64_t ram_bytes = 0;
+  std::string names;
+  for (const auto& sub : subs) {
+    const SubsystemConfig* sc = nullptr;
+    for (const auto& c : config.subsystems)
+      if (c.nqn == sub->nqn) sc = &c;
+    if (!sc) continue;
+    for (const auto& ns : sub->namespaces)
+      for (const auto& nc : sc->namespaces)
+        if (nc.nsid == ns->nsid && nc.path.compare(0, 4, "mem:") == 0) {
+          ram_bytes += ns->backend->caps().size_bytes;
+          names +=
+              (names.empty() ? "" : ", ") + sub->nqn + " namespace " + std::to_string(ns->nsid) + " (" + nc.path + ")";
+        }
+  }
+  struct sysinfo si {};
+  if (ram_bytes == 0 || ::sysinfo(&si) != 0) return;
+  const uint64_t total = uint64_t(si.totalram) * si.mem_unit;
+  if (ram_bytes <= total) return;
+  LOG_WARN(
+      "RAM namespaces total %s, more than this machine's memory (%s): %s. They are allocated as they are "
+      "written, so writes will fail or the OOM killer will stop this target once memory runs out; use a "
+      "file or block device for that much",
+      human_size(ram_bytes).c_str(), human_size(total).c_str(), names.c_str());
+}
+
 int serve(const TargetConfig& config, const std::string& file, const Args& a) {
   if (config.ports.empty()) {
     LOG_ERROR("%s: ports: no port to serve on", file.c_str());  // only a file can say so
     return 1;
   }
-  // Refuse a second target for the same NQN on the same interface before touching any device.
+  // Refuse a second target on the same interface and EtherType before touching any device.
   if (Status s = cli::ensure_run_dir(cli::run_dir()); !s) {
     LOG_ERROR("%s", s.message().c_str());
     return 1;
@@ -178,30 +264,33 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
   auto release_locks = [&locks] {
     for (auto& l : locks) l->release(true);
   };
-  for (const auto& port : config.ports)
-    for (const auto& nqn : port.subsystems) {
-      auto lock = std::make_unique<cli::LockFile>();
-      std::string lock_error;
-      const std::string lock_path = target_lock_path(port.traddr, nqn);
-      switch (lock->try_lock(lock_path, &lock_error)) {
-        case cli::LockFile::Outcome::kLocked:
-          lock->write_pid();
-          locks.push_back(std::move(lock));
-          if (first_lock_path.empty()) first_lock_path = lock_path;
-          break;
-        case cli::LockFile::Outcome::kBusy: {
-          int pid = cli::read_lock_pid(lock_path);
-          LOG_ERROR("another nvmeoe-target%s already serves %s on %s in this network namespace",
-                    pid > 0 ? (" (pid " + std::to_string(pid) + ")").c_str() : "", nqn.c_str(), port.traddr.c_str());
-          release_locks();
-          return 1;
-        }
-        case cli::LockFile::Outcome::kError:
-          LOG_ERROR("%s", lock_error.c_str());
-          release_locks();
-          return 1;
+  for (const auto& port : config.ports) {
+    auto lock = std::make_unique<cli::LockFile>();
+    std::string lock_error;
+    const std::string lock_path = target_lock_path(port.traddr, port.ethertype);
+    switch (lock->try_lock(lock_path, &lock_error)) {
+      case cli::LockFile::Outcome::kLocked:
+        lock->write_pid();
+        locks.push_back(std::move(lock));
+        if (first_lock_path.empty()) first_lock_path = lock_path;
+        break;
+      case cli::LockFile::Outcome::kBusy: {
+        int pid = cli::read_lock_pid(lock_path);
+        LOG_ERROR(
+            "another nvmeoe-target%s already serves %s (EtherType 0x%04x) in this network namespace: one target "
+            "process per interface; to serve several subsystems on %s, list them all in one --config FILE.json "
+            "(nvmeoe-target --config, README \"Configuration files\")",
+            pid > 0 ? (" (pid " + std::to_string(pid) + ")").c_str() : "", port.traddr.c_str(), port.ethertype,
+            port.traddr.c_str());
+        release_locks();
+        return 1;
       }
+      case cli::LockFile::Outcome::kError:
+        LOG_ERROR("%s", lock_error.c_str());
+        release_locks();
+        return 1;
     }
+  }
 
   TargetCore core;
   auto subsystems = build_subsystems(config, file);
@@ -210,6 +299,22 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     release_locks();
     return 1;
   }
+  warn_if_ram_exceeds_memory(config, *subsystems);
+  auto host_auth = build_host_auth(config, file);
+  if (!host_auth) {
+    LOG_ERROR("%s", host_auth.status().message().c_str());
+    release_locks();
+    return 1;
+  }
+  for (const auto& [nqn, ha] : *host_auth)
+    LOG_INFO("host %s must authenticate: DH-HMAC-CHAP %s, DH group %s%s", nqn.c_str(),
+             auth::hash_name(ha->hash).c_str(), auth::dhgroup_name(ha->dhgroup).c_str(),
+             ha->ctrl_key.empty() ? "" : ", controller key for bidirectional authentication");
+  struct stat fst {};
+  if (!host_auth->empty() && !file.empty() && ::stat(file.c_str(), &fst) == 0 && (fst.st_mode & 077))
+    LOG_WARN("%s holds DH-HMAC-CHAP secrets and is readable by others (mode %03o): chmod 600 it", file.c_str(),
+             unsigned(fst.st_mode & 0777));
+  core.set_host_auth(std::move(host_auth).value());
   for (auto& sub : *subsystems) {
     std::string what = sub->nqn + ": " + describe_subsystem(*sub);
     if (Status s = core.add_subsystem(std::move(sub)); !s) {
@@ -244,6 +349,11 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
   core.set_discovery_ports(discovery_ports_for(config, macs));
 
   TargetOptions options;
+  if (Status ls = set_limits(&options.limits, config.limits); !ls) {
+    LOG_ERROR("%s", ls.message().c_str());
+    release_locks();
+    return 1;
+  }
   options.poll_us = a.poll_us;
   // auto: only with cores to spare beyond the loop's; on 2 cores shared with the host side the
   // hand-over cost more than it saved (docs/PERFORMANCE.md).
@@ -261,6 +371,7 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
         LOG_ERROR("configuration not changed: %s", next.status().message().c_str());
         return;
       }
+      for (const auto& [key, value] : a.limits) next->limits[key] = value;  // the flags still win
       std::vector<std::string> summary;
       if (Status s = apply_config_change(core, current, *next, a.config, &summary); !s) {
         LOG_ERROR("configuration not changed: %s", s.message().c_str());
@@ -314,7 +425,7 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     sources.push_back({name, &transport, i});
   }
   const std::string socket_base =
-      first_lock_path.empty() ? target_lock_path(config.ports[0].traddr, "-") : first_lock_path;
+      first_lock_path.empty() ? target_lock_path(config.ports[0].traddr, config.ports[0].ethertype) : first_lock_path;
   auto control = TargetControlServer::start(target_socket_path(socket_base), std::move(sources));
   if (!control) LOG_WARN("no statistics socket: %s", control.status().message().c_str());
 
@@ -344,6 +455,22 @@ int main(int argc, char** argv) {
   app.add_option("--allow-host", a.allow_hosts, "Host NQN allowed to connect (repeatable; default: any host)")
       ->allow_extra_args(false);  // one value each time, so the devices that follow stay devices
   app.add_flag("--readonly", a.readonly, "Export every namespace read-only");
+  app.add_option("--dhchap-key", a.dhchap_keys,
+                 "[HOSTNQN=]SECRET|FILE: the DH-HMAC-CHAP secret an --allow-host host must prove it holds "
+                 "(repeatable; HOSTNQN may be left out with one --allow-host)")
+      ->allow_extra_args(false)
+      ->group("Authentication");
+  app.add_option("--dhchap-ctrl-key", a.dhchap_ctrl_keys,
+                 "[HOSTNQN=]SECRET|FILE: the controller's secret, for hosts that authenticate it too (bidirectional)")
+      ->allow_extra_args(false)
+      ->group("Authentication");
+  app.add_option("--dhchap-hash", a.dhchap_hash,
+                 "HMAC of DH-HMAC-CHAP: hmac(sha256) (default), hmac(sha384), hmac(sha512)")
+      ->group("Authentication");
+  app.add_option("--dhchap-dhgroup", a.dhchap_dhgroup,
+                 "DH group the hosts must use: null (default, no DH), ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, "
+                 "ffdhe8192")
+      ->group("Authentication");
   app.add_option("--ethertype", a.ethertype, "EtherType of nvmeoe frames")->capture_default_str();
   app.add_option("--tx-thread", a.tx_thread,
                  "Send large frame batches from a second thread per port: on, off, auto (on with 4+ CPUs)")
@@ -360,17 +487,32 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   app.add_flag("-v,--verbose", a.verbose, "Debug logging");
   app.add_option("devices", a.devices, "Block device, file, or mem:SIZE (e.g. mem:20G); NSIDs 1..N in order");
+  // Resource limits (docs/OPERATIONS.md "Resource limits"): one flag per key of the "limits"
+  // object of a configuration file; a flag overrides the file.
+  std::vector<std::pair<std::string, uint64_t>> limit_values(limit_keys().size());
+  for (size_t i = 0; i < limit_keys().size(); ++i) {
+    const LimitKey& k = limit_keys()[i];
+    limit_values[i].first = k.key;
+    limit_values[i].second = get_limit(ResourceLimits{}, k.key);
+    app.add_option(limit_flag(k), limit_values[i].second, k.help)
+        ->check(CLI::Range(k.lo, k.hi))
+        ->capture_default_str()
+        ->group("Resource limits");
+  }
   app.footer(
       "Examples:\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 /dev/nvme0n1 /var/lib/nvmeoe/disk2.img\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:ro --iface eth1 --readonly \\\n"
       "      --allow-host nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0034-5a10-8052-b4c04f333232 /srv/image.raw\n"
+      "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 --dhchap-key /etc/nvmeoe/host1.key \\\n"
+      "      --allow-host nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0034-5a10-8052-b4c04f333232 mem:1G\n"
       "  nvmeoe-target --config /etc/nvmeoe/lab.json\n"
       "  nvmeoe-target --nqn nqn.2024-01.io.nvmeoe:disk1 --iface eth1 mem:20G --dump-config > "
       "/etc/nvmeoe/disk1.json\n\n"
-      "Needs CAP_NET_RAW (root; --link af_xdp also CAP_NET_ADMIN and CAP_BPF). One target per NQN and\n"
-      "interface; lock files live in $NVMEOE_RUN_DIR (default /run/nvmeoe). SIGINT/SIGTERM stop it\n"
+      "Needs CAP_NET_RAW (root; --link af_xdp also CAP_NET_ADMIN and CAP_BPF). One target process per\n"
+      "interface and EtherType (several subsystems on one interface: --config); lock files live in\n"
+      "$NVMEOE_RUN_DIR (default /run/nvmeoe). SIGINT/SIGTERM stop it\n"
       "cleanly; with --config, SIGHUP re-reads the file and applies the difference (a file with an\n"
       "error changes nothing).");
   try {
@@ -389,9 +531,13 @@ int main(int argc, char** argv) {
     LOG_ERROR("%s: %s", app.count("--link") ? "--link" : "NVMEOE_LINK", kind.status().message().c_str());
     return 1;
   }
+  for (size_t i = 0; i < limit_keys().size(); ++i)
+    if (app.count(limit_flag(limit_keys()[i]))) a.limits[limit_values[i].first] = limit_values[i].second;
   if (!a.config.empty() &&
-      (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() || a.readonly)) {
-    LOG_ERROR("--config describes everything: it excludes --nqn, --iface, --allow-host, --readonly and devices");
+      (!a.nqn.empty() || !a.iface.empty() || !a.devices.empty() || !a.allow_hosts.empty() || a.readonly ||
+       !a.dhchap_keys.empty() || !a.dhchap_ctrl_keys.empty() || !a.dhchap_hash.empty() || !a.dhchap_dhgroup.empty())) {
+    LOG_ERROR(
+        "--config describes everything: it excludes --nqn, --iface, --allow-host, --readonly, --dhchap-* and devices");
     return 1;
   }
   Result<TargetConfig> config = a.config.empty() ? config_from_args(a) : load_target_config(a.config, !a.dump_config);
@@ -399,9 +545,23 @@ int main(int argc, char** argv) {
     LOG_ERROR("%s", config.status().message().c_str());
     return 1;
   }
+  for (const auto& [key, value] : a.limits) config->limits[key] = value;
+  {
+    ResourceLimits l;
+    Status ls = set_limits(&l, config->limits);
+    if (ls) ls = check_limits(l, TargetLimits{}.max_transfer);
+    if (!ls) {
+      LOG_ERROR("%s", ls.message().c_str());
+      return 1;
+    }
+  }
   if (a.dump_config) {
     std::fputs(dump_target_config(*config).c_str(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  if (std::string why = cli::raw_socket_privilege_problem("nvmeoe-target"); !why.empty()) {
+    LOG_ERROR("%s", why.c_str());
+    return 1;
   }
   return serve(*config, a.config, a);
 }

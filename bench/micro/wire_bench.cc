@@ -1,5 +1,5 @@
-// Microbenchmarks of the wire formats: nvmeoe frame headers (src/wire/frame.h) and NVMe SQE/CQE
-// (src/nvme/spec.h), encode and decode, with and without a header digest.
+// Microbenchmarks of the wire formats: nvmeoe frames (src/wire/frame.h, tx_batch.h) built and
+// decoded, with and without a data digest, and NVMe SQE/CQE (src/nvme/spec.h) encode and decode.
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -9,6 +9,7 @@
 
 #include "nvme/spec.h"
 #include "wire/frame.h"
+#include "wire/tx_batch.h"
 
 namespace {
 
@@ -17,49 +18,79 @@ using namespace nvmeoe;
 const MacAddress kDst{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 const MacAddress kSrc{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
 
-FrameHeader data_header(uint8_t flags, uint16_t length) {
-  FrameHeader h;
+TxAssoc assoc(uint32_t mtu, bool dd) {
+  TxAssoc a;
+  a.dst = kDst;
+  a.a = FrameAddress{1, 7, 0x12345678};
+  a.max_frame = mtu;
+  a.data_digest = dd;
+  return a;
+}
+
+// One turn of the send path: 16 Responses packed and a frame closed (headers, header CRC), as a
+// target completing 16 writes does; arg 1 adds the (empty) data digest. Items/s: Responses.
+void BM_PackResponses(benchmark::State& state) {
+  TxBatch b(kSrc, kDefaultEtherType, 1500);
+  const TxAssoc a = assoc(1500, state.range(0) != 0);
+  Cqe c;
+  c.sq_id = 1;
+  for (auto _ : state) {
+    TxCursor cur;
+    for (uint16_t cid = 0; cid < 16; ++cid) {
+      SegmentHeader h;
+      h.kind = FrameKind::kResponse;
+      h.cid = cid;
+      c.cid = cid;
+      encode_cqe(c, b.add(cur, a, h, kCqeSize).data());
+    }
+    benchmark::DoNotOptimize(b.finish().data());
+    b.clear();
+  }
+  state.SetItemsProcessed(state.iterations() * 16);
+}
+BENCHMARK(BM_PackResponses)->ArgName("ddgst")->Arg(0)->Arg(1);
+
+// A read's data packed into frames and closed (arg 0: the data digest, arg 1: bytes, arg 2: MTU):
+// the per-byte cost of the data digest. Bytes/s counts the data.
+void BM_PackReadData(benchmark::State& state) {
+  const uint32_t mtu = uint32_t(state.range(2));
+  TxBatch b(kSrc, kDefaultEtherType, mtu);
+  const TxAssoc a = assoc(mtu, state.range(0) != 0);
+  std::vector<uint8_t> data(size_t(state.range(1)), 0x5a);
+  SegmentHeader h;
   h.kind = FrameKind::kData;
-  h.flags = flags;
-  h.qid = 1;
-  h.cntlid = 7;
-  h.nonce = 0x12345678;
+  h.total = uint32_t(data.size());
+  for (auto _ : state) {
+    TxCursor cur;
+    b.add_data(cur, a, h, data.data(), 0, uint32_t(data.size()), seg_flag::kLast | seg_flag::kSuccess);
+    benchmark::DoNotOptimize(b.finish().data());
+    b.clear();
+  }
+  state.SetBytesProcessed(state.iterations() * int64_t(data.size()));
+}
+BENCHMARK(BM_PackReadData)
+    ->ArgNames({"ddgst", "bytes", "mtu"})
+    ->Args({0, 4096, 1500})
+    ->Args({1, 4096, 1500})
+    ->Args({0, 131072, 1500})
+    ->Args({1, 131072, 1500})
+    ->Args({0, 131072, 9000})
+    ->Args({1, 131072, 9000});
+
+// A whole frame decoded and checked: one Data segment of arg 1 bytes, arg 0: with the data
+// digest. The header CRC is always checked. Bytes/s counts the whole frame.
+void BM_FrameDecode(benchmark::State& state) {
+  const auto data_len = static_cast<uint16_t>(state.range(1));
+  std::vector<uint8_t> data(data_len);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 31 + 7);
+  SegmentHeader h;
+  h.kind = FrameKind::kData;
   h.cid = 42;
-  h.length = length;
   h.offset = 8192;
   h.total = 131072;
   h.gen = 3;
-  return h;
-}
-
-// Ethernet + nvmeoe headers (46 bytes) written for one frame; arg 1 asks for the header digest.
-void BM_FrameHeaderEncode(benchmark::State& state) {
-  const uint8_t flags = state.range(0) ? frame_flag::kHeaderDigest : 0;
-  std::array<uint8_t, kFrameHeadroom> out{};
-  FrameHeader h = data_header(flags, 1464);
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(h);
-    encode_headers(out.data(), kDst, kSrc, kDefaultEtherType, h);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-    ++h.offset;  // a different header each time
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() * int64_t(kFrameHeadroom));
-}
-BENCHMARK(BM_FrameHeaderEncode)->ArgName("hdgst")->Arg(0)->Arg(1);
-
-// A whole frame decoded and checked: a Data frame with a payload of arg 1 bytes; arg 0 selects the
-// digests (0: none, 1: header, 2: header and data). Bytes/s counts the whole frame.
-void BM_FrameDecode(benchmark::State& state) {
-  uint8_t flags = 0;
-  if (state.range(0) >= 1) flags |= frame_flag::kHeaderDigest;
-  if (state.range(0) >= 2) flags |= frame_flag::kDataDigest;
-  const auto payload_len = static_cast<uint16_t>(state.range(1));
-  std::vector<uint8_t> payload(payload_len);
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t(i * 31 + 7);
   const std::vector<uint8_t> frame =
-      build_frame(kDst, kSrc, kDefaultEtherType, data_header(flags, payload_len), payload);
+      build_frame(kDst, kSrc, kDefaultEtherType, FrameAddress{1, 7, 0x12345678}, h, {}, data, state.range(0) != 0);
   Frame f;
   for (auto _ : state) {
     DecodeError e = decode_frame(frame, kDefaultEtherType, &f);
@@ -74,13 +105,12 @@ void BM_FrameDecode(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * int64_t(frame.size()));
 }
 BENCHMARK(BM_FrameDecode)
-    ->ArgNames({"digests", "payload"})
+    ->ArgNames({"ddgst", "data"})
     ->Args({0, 0})
-    ->Args({1, 0})
-    ->Args({0, 1464})
-    ->Args({2, 1464})
-    ->Args({0, 8964})
-    ->Args({2, 8964});
+    ->Args({0, 1460})
+    ->Args({1, 1460})
+    ->Args({0, 8960})
+    ->Args({1, 8960});
 
 Sqe read_sqe() {
   Sqe s;

@@ -14,35 +14,36 @@
 #include <utility>
 #include <vector>
 
+#include "nvmeoe/result.h"
+#include "nvmeoe/status.h"
+
 namespace nvmeoe {
 
 class Link;
-struct MacAddress;
-class Status;
-template <typename T>
-class Result;
 
 struct ConnectOptions {
-  std::string host_iface;           // local interface (ignored when a link is given)
-  std::string target_mac;           // "aa:bb:cc:dd:ee:ff"
+  std::string host_iface;  // local interface (ignored when a link is given)
+  std::string target_mac;  // "aa:bb:cc:dd:ee:ff"
   std::string subnqn;
-  std::string hostnqn;              // empty: /etc/nvme/hostnqn, else a generated uuid NQN
-  std::string hostid;               // empty: /etc/nvme/hostid, else derived from the host NQN
+  std::string hostnqn;  // empty: /etc/nvme/hostnqn, else a generated uuid NQN
+  std::string hostid;   // empty: /etc/nvme/hostid, else derived from the host NQN
   uint16_t ethertype = 0x88B5;
   // How frames reach the network: "packet" (AF_PACKET) or "af_xdp" (an XDP program and AF_XDP
   // sockets; needs CAP_BPF and an interface with no other XDP program).
   std::string link = "packet";
   uint16_t nr_io_queues = 1;
-  uint16_t queue_size = 128;        // I/O queue entries
-  uint32_t kato_ms = 5000;          // keep-alive timeout given to the target; 0 disables
+  uint16_t queue_size = 128;  // I/O queue entries
+  uint32_t kato_ms = 5000;    // keep-alive timeout given to the target; 0 disables
   // While commands are in flight, the loop checks the link this long without sleeping before it
   // waits in poll(): lower latency for more CPU. 0: always sleep. The default catches the next
   // frame of a multi-frame answer and a fast target's reply without a sleep and wake-up.
-  uint32_t poll_us = 10;
-  bool header_digest = false;
-  bool data_digest = false;
-  std::chrono::milliseconds connect_timeout{5000};   // overall, per queue handshake
-  std::chrono::milliseconds io_timeout{30000};        // NVMe command timeout (all retries)
+  uint32_t poll_us = 50;
+  // CRC32C of the data of every frame (NVMe/TCP's DDGST), asked for at each queue's handshake; the
+  // header CRC is always on. On by default: one flipped bit must not place data wrongly. Turning it
+  // off saves the CRC of every data byte on both ends (docs/PERFORMANCE.md).
+  bool data_digest = true;
+  std::chrono::milliseconds connect_timeout{5000};  // overall, per queue handshake
+  std::chrono::milliseconds io_timeout{30000};      // NVMe command timeout (all retries)
   // Floor of the retransmission timeout. A retransmission is a small probe (the command without
   // its data), so a low floor costs little when the target is merely slow.
   std::chrono::milliseconds retransmit_timeout{20};
@@ -51,6 +52,13 @@ struct ConnectOptions {
   // ctrl_loss_tmo 0: fail at once, never reconnect.
   std::chrono::milliseconds ctrl_loss_tmo{600000};
   std::chrono::milliseconds reconnect_delay{10000};
+  // DH-HMAC-CHAP (NVMe in-band authentication; docs/SECURITY.md), as nvme-cli's --dhchap-secret
+  // and --dhchap-ctrl-secret: secrets in the "DHHC-1:xx:...:" representation (nvme gen-dhchap-key).
+  // dhchap_secret answers a target that requires authentication, on every queue and on every
+  // reconnect. dhchap_ctrl_secret makes it bidirectional: the target must prove it holds that key,
+  // and a target that does not authenticate at all is refused. Empty: none.
+  std::string dhchap_secret;
+  std::string dhchap_ctrl_secret;
 };
 
 struct NamespaceInfo {
@@ -70,10 +78,11 @@ struct ControllerInfo {
 };
 
 // Outcome of one NVMe command: the NVMe status in Linux layout (0 = success; see nvme/spec.h) and
-// completion dword 0.
+// completion dwords 0 and 1 (dword 1 carries the upper half of an 8-byte Property Get).
 struct Completion {
   uint16_t status = 0;
   uint32_t dw0 = 0;
+  uint32_t dw1 = 0;
   bool ok() const { return (status & 0x7ff) == 0; }
 };
 using IoCallback = std::function<void(const Completion&)>;
@@ -83,9 +92,9 @@ struct QueueStats {
   uint16_t size = 0;
   uint64_t commands = 0, retransmits = 0, timeouts = 0, errors = 0, in_flight = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
-  uint64_t duplicates = 0;     // responses/data for commands already complete, ignored
-  uint64_t digest_errors = 0;  // frames dropped for a digest mismatch (admin queue: all queues)
-  double window = 0;           // commands allowed in flight (AIMD congestion window)
+  uint64_t duplicates = 0;                    // responses/data for commands already complete, ignored
+  uint64_t digest_errors = 0;                 // frames dropped for a digest mismatch (admin queue: all queues)
+  double window = 0;                          // commands allowed in flight (AIMD congestion window)
   uint64_t reads = 0, writes = 0, other = 0;  // commands by kind (admin queue: all "other")
   // Latency of the commands the target completed, dispatch to completion (retransmissions
   // included), in microseconds, from a log-linear histogram (≤ 3% error).
@@ -95,6 +104,12 @@ struct QueueStats {
   // The histogram itself: (bucket, count) of its non-empty buckets, in the layout of
   // src/common/histogram.h, so that two samples give the latency of the interval between them.
   std::vector<std::pair<uint16_t, uint64_t>> latency_buckets;
+};
+
+// Frames of the controller's link since connect, all queues together: what it sent, what it
+// received, and how many it dropped because a header CRC or data digest did not match.
+struct FrameCounters {
+  uint64_t sent = 0, received = 0, digest_errors = 0;
 };
 
 struct DsmRange {
@@ -121,6 +136,8 @@ class HostController {
   virtual std::string link_kind() const { return ""; }
   virtual uint16_t io_queue_count() const = 0;
   virtual std::vector<QueueStats> stats() const = 0;
+  // Safe from any thread, cheap (no round trip to the loop thread).
+  virtual FrameCounters frame_counters() const { return {}; }
   // False once the controller is gone for good: disconnected, or ctrl_loss_tmo ran out.
   virtual bool alive() const = 0;
   // True while an association is up (false while reconnecting).

@@ -50,8 +50,7 @@ class FdGuard {
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   return true;
 }
 
@@ -67,8 +66,8 @@ bool direct_io_fits(const std::string& path) {
     return false;
   }
   if (stx.stx_dio_offset_align > kSectorBytes || stx.stx_dio_mem_align > kBufferAlignment) {
-    LOG_INFO("'%s': direct I/O needs %u-byte offsets and %u-byte buffers; using buffered I/O",
-             path.c_str(), stx.stx_dio_offset_align, stx.stx_dio_mem_align);
+    LOG_INFO("'%s': direct I/O needs %u-byte offsets and %u-byte buffers; using buffered I/O", path.c_str(),
+             stx.stx_dio_offset_align, stx.stx_dio_mem_align);
     return false;
   }
 #else
@@ -86,9 +85,7 @@ Result<std::unique_ptr<Backend>> open_mem(const std::string& spec, bool read_onl
 }  // namespace
 
 Result<uint64_t> parse_size(const std::string& text) {
-  auto bad = [&text](const std::string& why) {
-    return Status::error("invalid size '" + text + "': " + why);
-  };
+  auto bad = [&text](const std::string& why) { return Status::error("invalid size '" + text + "': " + why); };
   if (text.empty()) return bad("empty");
   uint64_t value = 0;
   size_t i = 0;
@@ -103,11 +100,20 @@ Result<uint64_t> parse_size(const std::string& text) {
   unsigned shift = 0;
   if (!rest.empty()) {
     switch (std::tolower(static_cast<unsigned char>(rest[0]))) {
-      case 'k': shift = 10; break;
-      case 'm': shift = 20; break;
-      case 'g': shift = 30; break;
-      case 't': shift = 40; break;
-      default: break;
+      case 'k':
+        shift = 10;
+        break;
+      case 'm':
+        shift = 20;
+        break;
+      case 'g':
+        shift = 30;
+        break;
+      case 't':
+        shift = 40;
+        break;
+      default:
+        break;
     }
     if (shift != 0) rest.remove_prefix(1);
   }
@@ -121,7 +127,9 @@ Result<uint64_t> parse_size(const std::string& text) {
   return bytes;
 }
 
-void AlignedFree::operator()(uint8_t* p) const { std::free(p); }
+void AlignedFree::operator()(uint8_t* p) const {
+  std::free(p);
+}
 
 AlignedBuffer alloc_aligned(size_t bytes) {
   // Rounding up keeps a whole-page tail usable for O_DIRECT and makes zero bytes a valid request.
@@ -192,11 +200,10 @@ Result<std::unique_ptr<Backend>> open_backend(const std::string& spec, bool read
   } else {
     uint64_t bytes = uint64_t(st.st_size);
     if (bytes == 0)
-      return Status::error("backing file '" + spec + "' is empty; give it a size first (e.g. truncate -s 1G '" +
-                           spec + "')");
+      return Status::error("backing file '" + spec + "' is empty; give it a size first (e.g. truncate -s 1G '" + spec +
+                           "')");
     if (bytes % kSectorBytes != 0)
-      return Status::error("backing file '" + spec + "' is " + std::to_string(bytes) +
-                           " bytes, not a multiple of 512");
+      return Status::error("backing file '" + spec + "' is " + std::to_string(bytes) + " bytes, not a multiple of 512");
     caps.size_bytes = bytes;
     caps.kind = "file";
   }

@@ -16,23 +16,23 @@ namespace nvmeoe {
 
 struct BackendCaps {
   uint64_t size_bytes = 0;
-  uint32_t block_size = 512;          // logical block size exposed to hosts
+  uint32_t block_size = 512;  // logical block size exposed to hosts
   bool read_only = false;
-  bool volatile_write_cache = true;   // Flush is meaningful
-  bool deallocate = false;            // deallocated ranges read back as zeroes
+  bool volatile_write_cache = true;  // Flush is meaningful
+  bool deallocate = false;           // deallocated ranges read back as zeroes
   bool write_zeroes = true;
-  std::string kind;                   // "file", "block", "mem" (for logs and listings)
-  std::string path;                   // as given by the user
+  std::string kind;  // "file", "block", "mem" (for logs and listings)
+  std::string path;  // as given by the user
 };
 
 enum class BackendOpKind { kRead, kWrite, kFlush, kWriteZeroes, kDeallocate };
 
 struct BackendOp {
   BackendOpKind kind = BackendOpKind::kRead;
-  uint64_t offset = 0;           // bytes
-  uint64_t length = 0;           // bytes
-  uint8_t* buf = nullptr;        // kRead/kWrite: buffer of `length` bytes, 4096-byte aligned
-  uint64_t tag = 0;              // returned unchanged in the completion
+  uint64_t offset = 0;     // bytes
+  uint64_t length = 0;     // bytes
+  uint8_t* buf = nullptr;  // kRead/kWrite: buffer of `length` bytes, 4096-byte aligned
+  uint64_t tag = 0;        // returned unchanged in the completion
 };
 
 struct BackendCompletion {

@@ -39,8 +39,7 @@ class RamBackend final : public Backend {
   const BackendCaps& caps() const override { return caps_; }
 
   Status submit(const BackendOp& op) override {
-    if (op.kind != BackendOpKind::kFlush &&
-        (op.offset > caps_.size_bytes || op.length > caps_.size_bytes - op.offset))
+    if (op.kind != BackendOpKind::kFlush && (op.offset > caps_.size_bytes || op.length > caps_.size_bytes - op.offset))
       return Status::error("backend op out of range", ERANGE);
     bool has_buf = op.kind == BackendOpKind::kRead || op.kind == BackendOpKind::kWrite;
     if (has_buf && op.length != 0 && op.buf == nullptr) return Status::error("backend op without a buffer");
@@ -72,11 +71,17 @@ class RamBackend final : public Backend {
     bool writes = op.kind != BackendOpKind::kRead && op.kind != BackendOpKind::kFlush;
     if (writes && caps_.read_only) return EROFS;
     switch (op.kind) {
-      case BackendOpKind::kRead: read(op.offset, op.length, op.buf); return 0;
-      case BackendOpKind::kWrite: return write(op.offset, op.length, op.buf);
-      case BackendOpKind::kFlush: return 0;
+      case BackendOpKind::kRead:
+        read(op.offset, op.length, op.buf);
+        return 0;
+      case BackendOpKind::kWrite:
+        return write(op.offset, op.length, op.buf);
+      case BackendOpKind::kFlush:
+        return 0;
       case BackendOpKind::kWriteZeroes:
-      case BackendOpKind::kDeallocate: zero(op.offset, op.length); return 0;
+      case BackendOpKind::kDeallocate:
+        zero(op.offset, op.length);
+        return 0;
     }
     return EINVAL;
   }

@@ -51,16 +51,21 @@ struct Slot {
   Stage stage = Stage::kIo;
 };
 
-bool is_unsupported(int res) { return res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS; }
+bool is_unsupported(int res) {
+  return res == -EOPNOTSUPP || res == -EINVAL || res == -ENOSYS;
+}
 
 // What submit() may do itself instead of asking io_uring (see the top of the file).
 enum class InlineIo : uint8_t { kNone, kMemoryFs, kNowaitReads };
 
 const char* inline_io_name(InlineIo m) {
   switch (m) {
-    case InlineIo::kNone: return "io_uring only";
-    case InlineIo::kMemoryFs: return "inline reads and writes (memory file system)";
-    case InlineIo::kNowaitReads: return "inline page-cache reads";
+    case InlineIo::kNone:
+      return "io_uring only";
+    case InlineIo::kMemoryFs:
+      return "inline reads and writes (memory file system)";
+    case InlineIo::kNowaitReads:
+      return "inline page-cache reads";
   }
   return "?";
 }
@@ -120,8 +125,7 @@ class UringBackend final : public Backend {
 
   Status submit(const BackendOp& op) override {
     bool has_buf = op.kind == BackendOpKind::kRead || op.kind == BackendOpKind::kWrite;
-    if (op.kind != BackendOpKind::kFlush &&
-        (op.offset > caps_.size_bytes || op.length > caps_.size_bytes - op.offset))
+    if (op.kind != BackendOpKind::kFlush && (op.offset > caps_.size_bytes || op.length > caps_.size_bytes - op.offset))
       return Status::error("backend op out of range", ERANGE);
     if (has_buf && op.length != 0 && op.buf == nullptr) return Status::error("backend op without a buffer");
 
@@ -153,9 +157,15 @@ class UringBackend final : public Backend {
     slot.done = done;
     switch (op.kind) {
       case BackendOpKind::kRead:
-      case BackendOpKind::kWrite: slot.stage = Stage::kIo; break;
-      case BackendOpKind::kFlush: slot.stage = Stage::kFsync; break;
-      case BackendOpKind::kWriteZeroes: slot.stage = zero_range_ok_ ? Stage::kZeroRange : Stage::kZeroWrite; break;
+      case BackendOpKind::kWrite:
+        slot.stage = Stage::kIo;
+        break;
+      case BackendOpKind::kFlush:
+        slot.stage = Stage::kFsync;
+        break;
+      case BackendOpKind::kWriteZeroes:
+        slot.stage = zero_range_ok_ ? Stage::kZeroRange : Stage::kZeroWrite;
+        break;
       case BackendOpKind::kDeallocate:
         slot.stage = punch_ok_ ? Stage::kPunchHole : zero_range_ok_ ? Stage::kZeroRange : Stage::kZeroWrite;
         break;
@@ -330,7 +340,9 @@ class UringBackend final : public Backend {
           io_uring_prep_write(sqe, fd_, op.buf + slot.done, unsigned(n), op.offset + slot.done);
         break;
       }
-      case Stage::kFsync: io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); break;
+      case Stage::kFsync:
+        io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+        break;
       case Stage::kPunchHole:
         io_uring_prep_fallocate(sqe, fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(op.offset),
                                 off_t(op.length));
@@ -411,8 +423,7 @@ class UringBackend final : public Backend {
         return true;
       case Stage::kZeroRange:
         if (is_unsupported(res)) {
-          if (zero_range_ok_)
-            LOG_INFO("'%s': no FALLOC_FL_ZERO_RANGE; writing zeroes instead", caps_.path.c_str());
+          if (zero_range_ok_) LOG_INFO("'%s': no FALLOC_FL_ZERO_RANGE; writing zeroes instead", caps_.path.c_str());
           zero_range_ok_ = false;
           return step_down(index, Stage::kZeroWrite);
         }
@@ -462,14 +473,14 @@ class UringBackend final : public Backend {
   InlineIo inline_ = InlineIo::kNone;
   bool signalled_ = false;  // an eventfd write is pending since the last reap()
 
-  std::deque<Slot> slots_;             // user_data is the slot index
+  std::deque<Slot> slots_;  // user_data is the slot index
   std::vector<uint32_t> free_slots_;
-  std::deque<uint32_t> pending_;       // slots waiting for an SQE or for room in the CQ
-  std::vector<BackendCompletion> ready_;       // finished without the kernel
+  std::deque<uint32_t> pending_;          // slots waiting for an SQE or for room in the CQ
+  std::vector<BackendCompletion> ready_;  // finished without the kernel
   std::vector<BackendCompletion> delivering_;
-  unsigned kernel_in_flight_ = 0;      // SQEs prepared and not yet completed
+  unsigned kernel_in_flight_ = 0;  // SQEs prepared and not yet completed
   unsigned max_kernel_in_flight_ = 0;
-  size_t in_flight_ = 0;               // submit()ted and not yet reaped
+  size_t in_flight_ = 0;  // submit()ted and not yet reaped
 };
 
 }  // namespace

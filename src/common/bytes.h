@@ -9,7 +9,9 @@
 
 namespace nvmeoe {
 
-inline void put_u8(uint8_t* p, uint8_t v) { p[0] = v; }
+inline void put_u8(uint8_t* p, uint8_t v) {
+  p[0] = v;
+}
 inline void put_le16(uint8_t* p, uint16_t v) {
   p[0] = uint8_t(v);
   p[1] = uint8_t(v >> 8);
@@ -29,8 +31,12 @@ inline void put_be16(uint8_t* p, uint16_t v) {
   p[1] = uint8_t(v);
 }
 
-inline uint8_t get_u8(const uint8_t* p) { return p[0]; }
-inline uint16_t get_le16(const uint8_t* p) { return uint16_t(p[0] | (uint16_t(p[1]) << 8)); }
+inline uint8_t get_u8(const uint8_t* p) {
+  return p[0];
+}
+inline uint16_t get_le16(const uint8_t* p) {
+  return uint16_t(p[0] | (uint16_t(p[1]) << 8));
+}
 inline uint32_t get_le32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -43,7 +49,9 @@ inline uint64_t get_le64(const uint8_t* p) {
   if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return v;
 }
-inline uint16_t get_be16(const uint8_t* p) { return uint16_t((uint16_t(p[0]) << 8) | p[1]); }
+inline uint16_t get_be16(const uint8_t* p) {
+  return uint16_t((uint16_t(p[0]) << 8) | p[1]);
+}
 
 // Copies a string into a fixed-width, space-padded ASCII field (Identify SN/MN/FR).
 inline void put_ascii_padded(uint8_t* p, size_t width, const char* s) {

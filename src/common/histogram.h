@@ -118,10 +118,15 @@ struct LatencySummary {
 // a histogram, so a reader can take the difference of two samples.
 using LatencyBuckets = std::vector<std::pair<uint16_t, uint64_t>>;
 
+// Into `out`, whose storage is reused (the host publishes its statistics without allocating).
+inline void to_buckets(const LatencyHistogram& h, LatencyBuckets* out) {
+  out->clear();
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i)
+    if (uint64_t n = h.bucket_count(i)) out->emplace_back(uint16_t(i), n);
+}
 inline LatencyBuckets to_buckets(const LatencyHistogram& h) {
   LatencyBuckets out;
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i)
-    if (uint64_t n = h.bucket_count(i)) out.emplace_back(uint16_t(i), n);
+  to_buckets(h, &out);
   return out;
 }
 

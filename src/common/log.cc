@@ -11,12 +11,21 @@ namespace nvmeoe {
 static std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 static std::string g_prefix = "nvmeoe";
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-LogLevel log_level() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
-void set_log_prefix(const char* prefix) { g_prefix = prefix; }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
+LogLevel log_level() {
+  return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed));
+}
+void set_log_prefix(const char* prefix) {
+  g_prefix = prefix;
+}
 
 bool parse_log_level(const char* text, LogLevel* out) {
-  static const struct { const char* name; LogLevel level; } kNames[] = {
+  static const struct {
+    const char* name;
+    LogLevel level;
+  } kNames[] = {
       {"error", LogLevel::kError}, {"warn", LogLevel::kWarn}, {"info", LogLevel::kInfo}, {"debug", LogLevel::kDebug}};
   for (const auto& n : kNames)
     if (std::strcmp(text, n.name) == 0) {

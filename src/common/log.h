@@ -16,10 +16,9 @@ void log_message(LogLevel level, const char* fmt, ...) __attribute__((format(pri
 
 }  // namespace nvmeoe
 
-#define NVMEOE_LOG(level, ...)                                                            \
-  do {                                                                                    \
-    if (static_cast<int>(level) <= static_cast<int>(::nvmeoe::log_level()))               \
-      ::nvmeoe::log_message(level, __VA_ARGS__);                                          \
+#define NVMEOE_LOG(level, ...)                                                                                         \
+  do {                                                                                                                 \
+    if (static_cast<int>(level) <= static_cast<int>(::nvmeoe::log_level())) ::nvmeoe::log_message(level, __VA_ARGS__); \
   } while (0)
 #define LOG_ERROR(...) NVMEOE_LOG(::nvmeoe::LogLevel::kError, __VA_ARGS__)
 #define LOG_WARN(...) NVMEOE_LOG(::nvmeoe::LogLevel::kWarn, __VA_ARGS__)

@@ -14,7 +14,8 @@ static int hex_value(char c) {
 Result<MacAddress> MacAddress::parse(std::string_view text) {
   // Accepts aa:bb:cc:dd:ee:ff and aa-bb-cc-dd-ee-ff.
   MacAddress m;
-  if (text.size() != 17) return Status::error("invalid MAC address '" + std::string(text) + "': expected aa:bb:cc:dd:ee:ff");
+  if (text.size() != 17)
+    return Status::error("invalid MAC address '" + std::string(text) + "': expected aa:bb:cc:dd:ee:ff");
   for (int i = 0; i < 6; ++i) {
     int hi = hex_value(text[i * 3]), lo = hex_value(text[i * 3 + 1]);
     char sep = i < 5 ? text[i * 3 + 2] : ':';

@@ -34,7 +34,7 @@
 #include "common/log.h"
 #include "frontend/frontend.h"
 #include "frontend/fuse_io.h"
-#include "nvme/spec.h"
+#include "nvmeoe/status.h"
 
 namespace nvmeoe {
 
@@ -514,7 +514,7 @@ void FuseFrontend::submit_rw(Slot* s, bool write, uint64_t slba, uint64_t nlb, u
 void FuseFrontend::command_done(Slot* s, const Completion& c) {
   if (!c.ok()) {
     uint16_t expected = 0;
-    s->status.compare_exchange_strong(expected, c.status ? c.status : sc::kInternalError);
+    s->status.compare_exchange_strong(expected, c.status ? c.status : nvme_status::kInternalError);
   }
   if (s->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) stage_done(s);
 }

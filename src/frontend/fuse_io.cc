@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "nvme/spec.h"
+#include "nvmeoe/status.h"
 
 namespace nvmeoe {
 
@@ -36,19 +36,7 @@ uint32_t blocks_per_command(uint32_t max_transfer, uint32_t block_size) {
 }
 
 int nvme_status_errno(uint16_t status) {
-  switch (status & 0x7ff) {
-    case sc::kSuccess:
-      return 0;
-    case sc::kNsWriteProtected:
-      return EROFS;
-    case sc::kLbaOutOfRange:
-    case sc::kCapacityExceeded:
-      return ENOSPC;
-    case sc::kInvalidField:
-      return EINVAL;
-    default:
-      return EIO;
-  }
+  return nvme_status::to_errno(status);
 }
 
 BufferPool::~BufferPool() {

@@ -27,13 +27,13 @@ Status send_query(Link& link, const DiscoveryRequest& req, uint32_t nonce) {
   DiscoverQuery q{req.hostnqn, req.subnqn};
   std::vector<uint8_t> payload(kDiscoverQuerySize);
   encode_discover_query(q, payload.data());
-  FrameHeader h;
+  SegmentHeader h;
   h.kind = FrameKind::kDiscoverQuery;
-  h.nonce = nonce;
-  h.length = uint16_t(payload.size());
-  std::vector<uint8_t> frame = build_frame(req.target, link.local_mac(), link.ethertype(), h, payload);
-  TxFrame tx{frame, {}, {}};
-  return link.send(std::span<const TxFrame>(&tx, 1));
+  std::vector<uint8_t> frame =
+      build_frame(req.target, link.local_mac(), link.ethertype(), FrameAddress{0, kNoController, nonce}, h, payload);
+  TxFrameList one;
+  one.add(frame);
+  return link.send(one.frames());
 }
 
 Status get_log_part(HostController& ctrl, uint64_t offset, uint8_t* out, uint32_t bytes) {
@@ -104,17 +104,18 @@ Result<std::vector<DiscoveredTarget>> discover_targets(Link& link, const Discove
   auto on_frame = [&](std::span<const uint8_t> bytes) {
     Frame f;
     if (decode_frame(bytes, link.ethertype(), &f) != DecodeError::kNone) return;
-    if (f.h.kind != FrameKind::kDiscoverReply || f.h.nonce != nonce || f.dst != self) return;
+    const Segment& g = f.segs[0];
+    if (g.h.kind != FrameKind::kDiscoverReply || f.a.nonce != nonce || f.dst != self) return;
     if (unicast && f.src != req.target) return;
     std::vector<DiscoverEntry> entries;
-    if (!decode_discover_reply(f.payload, &entries)) {
+    if (!decode_discover_reply(g.meta, &entries)) {
       LOG_DEBUG("discover: malformed reply from %s", f.src.str().c_str());
       return;
     }
     Partial& p = answers[f.src.b];
     p.seen = true;
-    p.total = f.h.total;
-    for (size_t i = 0; i < entries.size(); ++i) p.by_index[uint32_t(f.h.offset + i)] = std::move(entries[i]);
+    p.total = g.h.total;
+    for (size_t i = 0; i < entries.size(); ++i) p.by_index[uint32_t(g.h.offset + i)] = std::move(entries[i]);
   };
 
   while (true) {

@@ -10,17 +10,37 @@
 #include "common/log.h"
 #include "host/host_impl.h"
 #include "host/identity.h"
+#include "host/target_checks.h"
 #include "nvme/identify.h"
+#include "nvmeoe/status.h"
 
 namespace nvmeoe {
 
+// The public status values are the ones the library hands out, and the wire codec's NVMe sizes
+// are the structures'.
+static_assert(nvme_status::kInvalidField == sc::kInvalidField && nvme_status::kInternalError == sc::kInternalError &&
+                  nvme_status::kNsWriteProtected == sc::kNsWriteProtected &&
+                  nvme_status::kLbaOutOfRange == sc::kLbaOutOfRange &&
+                  nvme_status::kCapacityExceeded == sc::kCapacityExceeded &&
+                  nvme_status::kHostAborted == sc::kHostAbortedCommand && nvme_status::kDnr == sc::kDnr,
+              "include/nvmeoe/status.h and nvme/spec.h");
+static_assert(kSqeBytes == kSqeSize && kCqeBytes == kCqeSize && kNqnBytes == kNqnSize &&
+                  kConnectDataBytes == kConnectDataSize,
+              "the wire codec's NVMe sizes");
+
 HostControllerImpl::HostControllerImpl(std::unique_ptr<Link> link, ConnectOptions opts, MacAddress target,
                                        std::array<uint8_t, 16> hostid)
-    : link_(std::move(link)), opts_(std::move(opts)), target_(target), hostid_(hostid) {
+    : link_(std::move(link)),
+      opts_(std::move(opts)),
+      target_(target),
+      hostid_(hostid),
+      tx_(link_->local_mac(), link_->ethertype(), link_->mtu()) {
   local_ = link_->local_mac();
   ethertype_ = link_->ethertype();
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  tx_heads_.resize(kHostTxHeaders);
+  // Checked by connect() before: here they parse.
+  if (auto k = auth::parse_secret(opts_.dhchap_secret); k) host_secret_ = *k;
+  if (auto k = auth::parse_secret(opts_.dhchap_ctrl_secret); k) ctrl_secret_ = *k;
   std::random_device rd;
   rng_.seed((uint64_t(rd()) << 32) ^ rd() ^ uint64_t(HostClock::now().time_since_epoch().count()));
 }
@@ -56,13 +76,27 @@ std::vector<QueueStats> HostControllerImpl::stats() const {
   return stats_snapshot_;
 }
 
+FrameCounters HostControllerImpl::frame_counters() const {
+  Link::Counters c = link_->counters();
+  FrameCounters f;
+  f.sent = c.tx_frames;
+  f.received = c.rx_frames;
+  f.digest_errors = digest_errors_.load(std::memory_order_relaxed);
+  return f;
+}
+
 // ---- bring-up ----
 
 Status HostControllerImpl::bring_up(bool first) {
   NVMEOE_RETURN_IF_ERROR(connect_queue(0, kAdminQueueSize));
   Completion r = fabrics_connect(0, granted_size(0));
   if (!r.ok()) return connect_refused(r);
+  if ((r.dw0 & 0xffff) == 0 || (r.dw0 & 0xffff) >= 0xfff0)
+    return Status::error("Fabrics Connect: the target assigned controller ID " + std::to_string(r.dw0 & 0xffff) +
+                             ", which is reserved (CNTLID 0 and FFF0h-FFFFh)",
+                         EPROTO);
   info_.cntlid = uint16_t(r.dw0);
+  NVMEOE_RETURN_IF_ERROR(authenticate(0, r.dw0));
 
   uint64_t cap = 0;
   NVMEOE_RETURN_IF_ERROR(property_get(prop::kCap, 8, &cap));
@@ -83,13 +117,14 @@ Status HostControllerImpl::bring_up(bool first) {
     uint64_t vs = 0;
     NVMEOE_RETURN_IF_ERROR(property_get(prop::kVs, 4, &vs));
     NVMEOE_RETURN_IF_ERROR(identify(cns::kController, 0, id.data()));
+    if (std::string why = check_identify_controller(id.data(), opts_.subnqn); !why.empty())
+      return Status::error(why, EPROTO);
     IdentifyController ctrl = decode_identify_controller(id.data());
     info_.serial = ctrl.serial;
     info_.model = ctrl.model;
     info_.firmware = ctrl.firmware;
     info_.subnqn = ctrl.subnqn;
     info_.version = uint32_t(vs);
-    uint64_t mdts_bytes = ctrl.mdts ? (uint64_t(4096) << ctrl.mdts) : (uint64_t(1) << 31);
     uint32_t transport_max = 0;
     {  // the handshake result lives on the loop thread
       auto p = std::make_shared<std::promise<uint32_t>>();
@@ -97,7 +132,7 @@ Status HostControllerImpl::bring_up(bool first) {
       post([this, p] { p->set_value(queues_[0]->accept.max_transfer); });
       transport_max = f.get();
     }
-    info_.max_transfer = uint32_t(std::min<uint64_t>(mdts_bytes, transport_max));
+    info_.max_transfer = uint32_t(std::min<uint64_t>(mdts_bytes(ctrl.mdts), transport_max));
   }
 
   if (opts_.subnqn == kDiscoveryNqn) {
@@ -115,23 +150,31 @@ Status HostControllerImpl::bring_up(bool first) {
   sf.cdw11 = uint32_t(want - 1) | uint32_t(want - 1) << 16;
   r = internal_wait(0, sf, nullptr, 0, nullptr);
   if (!r.ok()) return Status::error("Set Features (Number of Queues) failed: " + status_name(r.status), EIO);
-  uint16_t granted = uint16_t(std::min<uint32_t>(r.dw0 & 0xffff, r.dw0 >> 16) + 1);
-  uint16_t nq = std::min(want, granted);
+  std::string why;
+  uint32_t granted = granted_io_queues(r.dw0, &why);
+  if (granted == 0) return Status::error(why, EPROTO);
+  uint16_t nq = uint16_t(std::min<uint32_t>(want, granted));
   if (!first && nq != io_queues_.load())
-    return Status::error("target now grants " + std::to_string(nq) + " I/O queues instead of " +
-                         std::to_string(io_queues_.load()), EIO);
+    return Status::error(
+        "target now grants " + std::to_string(nq) + " I/O queues instead of " + std::to_string(io_queues_.load()), EIO);
 
   NVMEOE_RETURN_IF_ERROR(identify(cns::kActiveNamespaceList, 0, id.data()));
   std::vector<NamespaceInfo> found;
-  for (uint32_t nsid : decode_active_ns_list(id.data())) {
+  std::vector<uint32_t> nsids = decode_active_ns_list(id.data());
+  if (std::string list_why = check_active_ns_list(nsids); !list_why.empty()) return Status::error(list_why, EPROTO);
+  for (uint32_t nsid : nsids) {
     std::vector<uint8_t> nsbuf(kIdentifySize);
     NVMEOE_RETURN_IF_ERROR(identify(cns::kNamespace, nsid, nsbuf.data()));
+    // A format the host cannot serve is refused here, not half-used: the library moves 512-byte
+    // blocks (kLbaSize), and everything above it sizes buffers from block_size.
+    if (std::string ns_why = check_namespace_format(nsid, nsbuf.data()); !ns_why.empty())
+      return Status::error(ns_why, EPROTO);
     IdentifyNamespace ns = decode_identify_namespace(nsbuf.data());
     NamespaceInfo n;
     n.nsid = nsid;
     n.blocks = ns.nsze;
     n.used_blocks = ns.nuse;
-    n.block_size = 1u << ns.lbads;
+    n.block_size = kLbaSize;  // LBADS 9, checked above
     n.read_only = ns.write_protected;
     n.nguid = ns.nguid;
     found.push_back(n);
@@ -151,6 +194,7 @@ Status HostControllerImpl::bring_up(bool first) {
     NVMEOE_RETURN_IF_ERROR(connect_queue(qid, opts_.queue_size));
     r = fabrics_connect(qid, granted_size(qid));
     if (!r.ok()) return Status::error("I/O queue " + std::to_string(qid) + " refused: " + status_name(r.status), EIO);
+    NVMEOE_RETURN_IF_ERROR(authenticate(qid, r.dw0));
   }
   io_queues_ = nq;
   LOG_INFO("%s %s at %s: controller %u, %zu namespace(s), %u I/O queue(s)", first ? "connected to" : "reconnected to",
@@ -182,10 +226,12 @@ Status HostControllerImpl::connect_queue(uint16_t qid, uint16_t size) {
       q->latency = queues_[qid]->latency;
     }
     q->qid = qid;
-    do q->nonce = uint32_t(rng_()); while (q->nonce == 0);
+    do q->nonce = uint32_t(rng_());
+    while (q->nonce == 0);
     q->state = HostQueue::State::kConnecting;
     q->size = size;
-    q->connect_deadline = HostClock::now() + opts_.connect_timeout;
+    q->connect_started = HostClock::now();
+    q->connect_deadline = q->connect_started + opts_.connect_timeout;
     q->on_connected = [promise](bool ok, const std::string& why) { promise->set_value(ok ? "" : why); };
     queues_[qid] = std::move(q);
     send_connect_request(*queues_[qid]);
@@ -479,7 +525,7 @@ void HostControllerImpl::disconnect() {
 }
 
 Result<std::unique_ptr<HostController>> HostController::connect(std::unique_ptr<Link> link,
-                                                                 const ConnectOptions& options) {
+                                                                const ConnectOptions& options) {
   auto target = MacAddress::parse(options.target_mac);
   if (!target) return target.status();
   if (target->is_multicast() || target->is_zero())
@@ -490,6 +536,15 @@ Result<std::unique_ptr<HostController>> HostController::connect(std::unique_ptr<
   if (!valid_nqn(opts.hostnqn)) return Status::error("invalid host NQN '" + opts.hostnqn + "'");
   if (opts.nr_io_queues == 0) return Status::error("the number of I/O queues must be at least 1");
   if (opts.queue_size < 2) return Status::error("the queue size must be at least 2");
+  if (!opts.dhchap_secret.empty())
+    if (auto k = auth::parse_secret(opts.dhchap_secret); !k)
+      return Status::error("--dhchap-secret: " + k.status().message());
+  if (!opts.dhchap_ctrl_secret.empty()) {
+    if (opts.dhchap_secret.empty())
+      return Status::error("--dhchap-ctrl-secret needs --dhchap-secret: the host authenticates first");
+    if (auto k = auth::parse_secret(opts.dhchap_ctrl_secret); !k)
+      return Status::error("--dhchap-ctrl-secret: " + k.status().message());
+  }
   if (link->mtu() < kMinMtu)
     return Status::error("link MTU " + std::to_string(link->mtu()) + " is too small; nvmeoe needs at least " +
                          std::to_string(kMinMtu));

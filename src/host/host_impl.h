@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secret.h"
 #include "common/status.h"
 #include "host/host_queue.h"
 #include "link/link.h"
@@ -23,12 +24,12 @@ namespace nvmeoe {
 
 constexpr uint16_t kAdminQueueSize = 32;
 constexpr size_t kHostRxBatch = 256;
-constexpr size_t kHostTxHeaders = 2048;
-constexpr size_t kHeadWithSqe = kFrameHeadroom + kSqeSize;
+constexpr size_t kHostTxFrames = 1024;  // frames per loop turn before a forced flush
 
 class HostControllerImpl final : public HostController {
  public:
-  HostControllerImpl(std::unique_ptr<Link> link, ConnectOptions opts, MacAddress target, std::array<uint8_t, 16> hostid);
+  HostControllerImpl(std::unique_ptr<Link> link, ConnectOptions opts, MacAddress target,
+                     std::array<uint8_t, 16> hostid);
   ~HostControllerImpl() override;
 
   // Starts the loop thread and brings the controller up; fails with the reason.
@@ -45,6 +46,7 @@ class HostControllerImpl final : public HostController {
   bool connected() const override { return state_.load() == State::kLive; }
   uint64_t reconnects() const override { return reconnects_.load(); }
   std::vector<QueueStats> stats() const override;
+  FrameCounters frame_counters() const override;
 
   void read(uint32_t nsid, uint64_t slba, uint32_t nlb, void* buf, IoCallback cb, uint16_t queue) override;
   void write(uint32_t nsid, uint64_t slba, uint32_t nlb, const void* buf, IoCallback cb, uint16_t queue,
@@ -65,6 +67,10 @@ class HostControllerImpl final : public HostController {
   Status connect_refused(const Completion& r);
   Status connect_queue(uint16_t qid, uint16_t size);
   Completion fabrics_connect(uint16_t qid, uint16_t size);
+  // DH-HMAC-CHAP on `qid` after its Fabrics Connect answered `connect_dw0` (host_auth.cc).
+  Status authenticate(uint16_t qid, uint32_t connect_dw0);
+  Completion auth_send(uint16_t qid, const std::vector<uint8_t>& msg);
+  Completion auth_receive(uint16_t qid, std::vector<uint8_t>* buf);
   Status property_get(uint32_t offset, int bytes, uint64_t* out);
   Status property_set(uint32_t offset, uint32_t value);
   Status identify(uint8_t cns, uint32_t nsid, uint8_t* out);
@@ -84,21 +90,25 @@ class HostControllerImpl final : public HostController {
   void dispatch(uint16_t qid, HostCommand c);
   bool start_command(HostQueue& q, HostCommand& c);
   HostClock::duration rto(const HostQueue& q) const;
-  FrameHeader header_for(const HostQueue& q, FrameKind kind) const;
+  HostClock::duration burst_hold() const;
+  TxAssoc assoc_for(const HostQueue& q) const;
   void send_command(HostQueue& q, HostSlot& s, bool retry);
   void send_data(HostQueue& q, HostSlot& s, uint32_t offset, uint32_t len, bool last);
   uint16_t granted_size(uint16_t qid);
-  void queue_frame(const FrameHeader& h, std::span<const uint8_t> body);
-  void queue_owned(FrameHeader h, std::vector<uint8_t> payload);
+  void maybe_flush();
   void flush_tx();
+  void release_data(HostSlot& s);
   void send_connect_request(HostQueue& q);
+  void send_v1_probe(HostQueue& q);
   void send_terminate(HostQueue& q, TerminateReason why);
   void on_frame(std::span<const uint8_t> bytes);
-  void on_connect_response(HostQueue& q, const Frame& f);
-  HostSlot* slot_for(HostQueue& q, const Frame& f);
-  void on_response(HostQueue& q, const Frame& f);
-  void on_data(HostQueue& q, const Frame& f);
-  void on_retransmit_request(HostQueue& q, const Frame& f);
+  void on_other_version(std::span<const uint8_t> bytes);
+  void on_connect_response(HostQueue& q, const Segment& g);
+  HostSlot* slot_for(HostQueue& q, const Segment& g);
+  void check_transfer(HostQueue& q, HostSlot& s, uint32_t total);
+  void on_response(HostQueue& q, const Segment& g);
+  void on_data(HostQueue& q, const Segment& g);
+  void on_retransmit_request(HostQueue& q, const Segment& g);
   void try_complete(HostQueue& q, HostSlot& s);
   void request_missing(HostQueue& q, HostSlot& s);
   void finish(HostQueue& q, HostSlot& s, const Completion& r);
@@ -119,6 +129,8 @@ class HostControllerImpl final : public HostController {
   MacAddress target_, local_;
   uint16_t ethertype_;
   std::array<uint8_t, 16> hostid_;
+  auth::Secret host_secret_, ctrl_secret_;  // parsed from opts_ (empty: none)
+  std::atomic<uint16_t> auth_tid_{0};       // transaction ids, one per queue authentication
 
   // Written by bring-up before the first successful start() returns; afterwards only cntlid
   // changes, by the reconnect thread, between loop handoffs.
@@ -146,20 +158,27 @@ class HostControllerImpl final : public HostController {
   HostClock::time_point lost_at_;
 
   // ---- loop thread ----
-  std::vector<std::unique_ptr<HostQueue>> queues_;  // [0] admin
-  std::vector<QueueStats> carried_stats_;           // counters of queues replaced by a reconnect
+  std::vector<std::unique_ptr<HostQueue>> queues_;     // [0] admin
+  std::vector<QueueStats> carried_stats_;              // counters of queues replaced by a reconnect
   std::deque<std::pair<uint16_t, HostCommand>> held_;  // commands waiting for a reconnect
   uint32_t last_dw1_ = 0;
   bool keep_alive_pending_ = false;
+  HostClock::time_point next_tick_;  // when check_timers() runs next
+  // The last data segment received left its read incomplete: the rest of a burst of the target
+  // is still arriving, and commands made ready meanwhile may wait for it (run_loop, kBurstHold).
+  bool mid_read_ = false;
+  bool holding_tx_ = false;
+  HostClock::time_point hold_since_{};
   HostClock::time_point next_keep_alive_;
-  std::vector<std::array<uint8_t, kHeadWithSqe + kDigestSize>> tx_heads_;
-  std::vector<TxFrame> tx_;
-  std::vector<std::vector<uint8_t>> owned_;
+  TxBatch tx_;
+  std::vector<ByteRange> ranges_;  // Retransmit Request ranges, reused
+  std::vector<uint8_t> v1_frame_;  // a version 1 frame being sent (send_v1_probe)
   std::mt19937_64 rng_;
-  uint64_t digest_errors_ = 0;
+  std::atomic<uint64_t> digest_errors_{0};  // written by the loop thread only
 
   mutable std::mutex stats_mu_;
-  std::vector<QueueStats> stats_snapshot_;
+  std::vector<QueueStats> stats_snapshot_;  // guarded by stats_mu_
+  std::vector<QueueStats> stats_scratch_;   // loop thread: the next snapshot, built in place
 };
 
 }  // namespace nvmeoe

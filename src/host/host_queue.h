@@ -9,15 +9,17 @@
 #include <functional>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/histogram.h"
 #include "nvme/spec.h"
 #include "nvmeoe/host.h"
 #include "wire/frame.h"
 #include "wire/range_set.h"
+#include "wire/tx_batch.h"
 
 namespace nvmeoe {
 
-using HostClock = std::chrono::steady_clock;
+using HostClock = SteadyClock;  // common/clock.h: tests may move it
 
 // A command as the caller hands it in: SQE (CID is assigned at dispatch), data and callback.
 struct HostCommand {
@@ -38,8 +40,9 @@ struct HostSlot {
   Cqe cqe;
   uint32_t expect = 0;  // controller-to-host bytes the target said it sends
   bool retransmitted = false;
-  int retries = 0;   // retransmissions without any sign of life from the target
-  bool acked = false;  // the target said it has the command and is working on it
+  int retries = 0;        // retransmissions without any sign of life from the target
+  bool acked = false;     // the target said it has the command and is working on it
+  uint64_t tx_epoch = 0;  // the send batch that last took this command's data (TxBatch::epoch)
   HostClock::time_point sent_at, rto_at, deadline;
 };
 
@@ -48,30 +51,29 @@ struct HostQueue {
   uint16_t qid = 0;
   uint32_t nonce = 0;
   State state = State::kIdle;
-  bool bound = false;  // Fabrics Connect done: frames carry the controller ID
+  bool bound = false;    // Fabrics Connect done: frames carry the controller ID
+  ConnectRequest asked;  // what the last Connect Request asked for (the grant is checked against it)
   ConnectResponse accept;
-  uint16_t size = 0;          // entries (CIDs 0..size-1)
-  uint32_t max_payload = 0;
-  uint8_t digests = 0;
+  uint16_t size = 0;       // entries (CIDs 0..size-1)
+  uint32_t max_frame = 0;  // negotiated frame size (Ethernet payload bytes), both ways
+  uint8_t digests = 0;     // digest_bits in force
+  TxCursor tx;             // this queue's open frame in the send batch
   std::vector<HostSlot> slots;
   std::vector<uint16_t> free_cids;
   std::deque<HostCommand> waiting;  // flow control: more commands than slots
   uint32_t next_gen = 0;
   uint32_t in_flight = 0;
-  double window = 1;  // AIMD: halves on a loss, grows by 1/window per clean completion
+  double window = 1;               // AIMD: halves on a loss, grows by 1/window per clean completion
   HostClock::time_point last_cut;  // when the window was last halved
   QueueStats stats;
   LatencyHistogram latency;  // dispatch to completion of commands the target answered
   // Round-trip estimate (RFC 6298 style), microseconds.
   double srtt_us = 0, rttvar_us = 0;
   bool have_rtt = false;
-  HostClock::time_point connect_sent, connect_deadline;
+  HostClock::time_point connect_sent, connect_started, connect_deadline;
+  uint32_t v1_probe_nonce = 0;  // a version 1 Connect Request sent to find out why nothing answers
   std::function<void(bool ok, const std::string& why)> on_connected;
 
-  uint8_t frame_flags() const {
-    return uint8_t(((digests & digest_bits::kHeader) ? frame_flag::kHeaderDigest : 0) |
-                   ((digests & digest_bits::kData) ? frame_flag::kDataDigest : 0));
-  }
   void reset_slots(uint16_t n) {
     size = n;
     window = n;

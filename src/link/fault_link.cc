@@ -182,6 +182,7 @@ class FaultStage {
   void recycle() {
     for (auto& b : in_flight_) give_buffer(std::move(b));
     in_flight_.clear();
+    in_flight_pieces_.clear();
   }
 
   std::vector<uint8_t> take_buffer() {
@@ -219,15 +220,13 @@ class FaultStage {
   };
 
   std::span<const uint8_t> contiguous(const TxFrame& f) {
-    if (f.body.empty() && f.tail.empty()) return f.head;
+    if (f.count == 1) return f.pieces[0];
     scratch_.clear();
     append(scratch_, f);
     return scratch_;
   }
   static void append(std::vector<uint8_t>& out, const TxFrame& f) {
-    out.insert(out.end(), f.head.begin(), f.head.end());
-    out.insert(out.end(), f.body.begin(), f.body.end());
-    out.insert(out.end(), f.tail.begin(), f.tail.end());
+    for (const auto& piece : f.parts()) out.insert(out.end(), piece.begin(), piece.end());
   }
   std::vector<uint8_t> copy(const TxFrame& f) {
     std::vector<uint8_t> b = take_buffer();
@@ -253,7 +252,9 @@ class FaultStage {
   }
 
   void emit_owned(std::vector<uint8_t>&& bytes, uint8_t copies, Emit emit) {
-    TxFrame f{std::span<const uint8_t>(bytes.data(), bytes.size()), {}, {}};
+    // The piece descriptor must stay put until recycle(), like the bytes: a deque keeps it.
+    const std::span<const uint8_t>& piece = in_flight_pieces_.emplace_back(bytes.data(), bytes.size());
+    TxFrame f{&piece, 1, uint32_t(bytes.size())};
     for (uint8_t i = 0; i < copies; ++i) emit(f);
     // Moving the vector keeps its heap block, so the spans just emitted stay valid.
     in_flight_.push_back(std::move(bytes));
@@ -295,6 +296,7 @@ class FaultStage {
   std::vector<Held> reorder_;  // in order of holding; a handful at most
   std::deque<Held> delayed_;   // FIFO; due times are non-decreasing while the delay is constant
   std::vector<std::vector<uint8_t>> free_, in_flight_;
+  std::deque<std::span<const uint8_t>> in_flight_pieces_;
   std::vector<uint8_t> scratch_;
   std::atomic<uint64_t> frames_{0}, dropped_{0}, duplicated_{0}, reordered_{0}, delayed_count_{0}, corrupted_{0};
 };
@@ -418,11 +420,11 @@ size_t FaultLink::receive(FunctionRef<void(std::span<const uint8_t>)> sink, size
   // Frames beyond `max` are kept, in order, for the next call (the timer then fires at once).
   auto emit = [&](const TxFrame& f) {
     if (delivered < max && rx_ready_.empty()) {
-      sink(f.head);  // received frames are always one piece
+      sink(f.pieces[0]);  // received frames are always one piece
       ++delivered;
     } else {
       std::vector<uint8_t> b = stage.take_buffer();
-      b.assign(f.head.begin(), f.head.end());
+      b.assign(f.pieces[0].begin(), f.pieces[0].end());
       rx_ready_.push_back(std::move(b));
     }
   };
@@ -432,7 +434,7 @@ size_t FaultLink::receive(FunctionRef<void(std::span<const uint8_t>)> sink, size
   for (int round = 0; round < 4 && delivered < max; ++round) {
     size_t got = inner_->receive(
         [&](std::span<const uint8_t> frame) {
-          stage.push(TxFrame{frame, {}, {}}, now, emit);
+          stage.push(TxFrame{&frame, 1, uint32_t(frame.size())}, now, emit);
           stage.recycle();
         },
         max - delivered);

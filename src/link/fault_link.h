@@ -41,10 +41,10 @@ struct FaultConfig {
   bool blackhole = false;
   uint64_t seed = 1;
   FaultDirection direction = FaultDirection::kBoth;
-  // First frame byte corruption may touch: by default the payload after the Ethernet and nvmeoe
-  // headers (kEthHeaderSize + 32); kEthHeaderSize lets it hit the nvmeoe header too. A frame with
-  // no byte at or after this offset is never corrupted.
-  size_t corrupt_from = kEthHeaderSize + 32;
+  // First frame byte corruption may touch: by default everything after the Ethernet header
+  // (nvmeoe headers, metadata, data and digests); 0 lets it hit the Ethernet header too. A frame
+  // with no byte at or after this offset is never corrupted.
+  size_t corrupt_from = kEthHeaderSize;
   std::chrono::microseconds reorder_timeout{1000};
   // When set, only frames for which it returns true get faults (other than blackhole). It sees the
   // whole frame from the destination MAC on, and runs under the direction's lock: it must not call

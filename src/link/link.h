@@ -14,20 +14,9 @@
 #include "common/function_ref.h"
 #include "common/mac.h"
 #include "common/status.h"
+#include "common/tx_frame.h"
 
 namespace nvmeoe {
-
-constexpr size_t kEthHeaderSize = 14;
-
-// One frame to send, as up to three pieces that are sent back to back without being copied into
-// one buffer first: `head` normally holds the Ethernet header and the nvmeoe header, `body` points
-// into the command's data buffer and `tail` holds the data digest.
-struct TxFrame {
-  std::span<const uint8_t> head;
-  std::span<const uint8_t> body;
-  std::span<const uint8_t> tail;
-  size_t size() const { return head.size() + body.size() + tail.size(); }
-};
 
 class Link {
  public:
@@ -90,8 +79,7 @@ const char* link_kind_name(LinkKind kind);
 // means "packet". Returns the text to parse (the programs check it as they check --link).
 std::string default_link_name();
 // Opens a link of `kind` (AF_XDP in XdpMode::kAuto).
-Result<std::unique_ptr<Link>> open_link(LinkKind kind, const std::string& iface, uint16_t ethertype,
-                                        uint32_t min_mtu);
+Result<std::unique_ptr<Link>> open_link(LinkKind kind, const std::string& iface, uint16_t ethertype, uint32_t min_mtu);
 
 // Two connected in-memory links (a "cable"): what one sends the other receives, in order, without
 // loss. Frames to a MAC that is neither the peer's nor broadcast/multicast are still delivered (a

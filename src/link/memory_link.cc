@@ -1,14 +1,15 @@
 // MemoryLink: an in-process "cable" between two Link endpoints, so host and target can talk in one
 // process (possibly on two threads) without a network. Lossless and ordered; each frame is copied
-// once into its own buffer, which is fine for tests and not meant to be fast.
+// once into a buffer of its own. The buffers and the queue's slots are reused, so that once warm
+// the cable allocates nothing (tests count the allocations of the data path over it).
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -40,19 +41,36 @@ class Wire {
 
   void push(std::vector<uint8_t> frame) {
     std::lock_guard<std::mutex> lock(mutex_);
-    bool was_empty = frames_.empty();
-    frames_.push_back(std::move(frame));
+    bool was_empty = count_ == 0;
+    if (count_ == ring_.size()) grow();
+    ring_[(head_ + count_) % ring_.size()] = std::move(frame);
+    ++count_;
     if (was_empty) signal();
   }
 
-  // Takes the oldest frame; false when none is queued.
+  // Takes the oldest frame into `out` (whose buffer goes back to the spares); false when none.
   bool pop(std::vector<uint8_t>* out) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (frames_.empty()) return false;
-    *out = std::move(frames_.front());
-    frames_.pop_front();
-    if (frames_.empty()) clear();
+    if (count_ == 0) return false;
+    if (out->capacity()) spares_.push_back(std::move(*out));
+    *out = std::move(ring_[head_]);
+    head_ = (head_ + 1) % ring_.size();
+    if (--count_ == 0) clear();
     return true;
+  }
+
+  // A buffer for the next frame: a spare one when there is one.
+  std::vector<uint8_t> take_buffer() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (spares_.empty()) return {};
+    std::vector<uint8_t> b = std::move(spares_.back());
+    spares_.pop_back();
+    b.clear();
+    return b;
+  }
+  void give_back(std::vector<uint8_t>&& b) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    spares_.push_back(std::move(b));
   }
 
  private:
@@ -67,9 +85,17 @@ class Wire {
     ssize_t n = ::read(event_fd_, &value, sizeof value);  // EAGAIN when already clear
     (void)n;
   }
+  void grow() {
+    std::vector<std::vector<uint8_t>> bigger(std::max<size_t>(64, ring_.size() * 2));
+    for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
 
   std::mutex mutex_;
-  std::deque<std::vector<uint8_t>> frames_;
+  std::vector<std::vector<uint8_t>> ring_;  // count_ frames from head_, in order
+  size_t head_ = 0, count_ = 0;
+  std::vector<std::vector<uint8_t>> spares_;  // buffers of delivered frames, for the next ones
   int event_fd_ = -1;
 };
 
@@ -93,6 +119,7 @@ class MemoryLink final : public Link {
       sink(std::span<const uint8_t>(frame.data(), frame.size()));
       ++delivered;
     }
+    if (frame.capacity()) in_->give_back(std::move(frame));
     rx_frames_.fetch_add(delivered, std::memory_order_relaxed);
     return delivered;
   }
@@ -107,11 +134,9 @@ class MemoryLink final : public Link {
         tx_dropped_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      std::vector<uint8_t> frame;
-      frame.reserve(size);
-      frame.insert(frame.end(), f.head.begin(), f.head.end());
-      frame.insert(frame.end(), f.body.begin(), f.body.end());
-      frame.insert(frame.end(), f.tail.begin(), f.tail.end());
+      std::vector<uint8_t> frame = out_->take_buffer();
+      frame.reserve(max_frame);
+      for (const auto& piece : f.parts()) frame.insert(frame.end(), piece.begin(), piece.end());
       out_->push(std::move(frame));
       tx_frames_.fetch_add(1, std::memory_order_relaxed);
     }

@@ -94,6 +94,13 @@ Result<InterfaceInfo> lookup_interface(const std::string& name) {
 Result<InterfaceInfo> lookup_link_interface(const std::string& name, uint32_t min_mtu) {
   Result<InterfaceInfo> info = lookup_interface(name);
   if (!info) return info.status();
+  // nvmeoe frames are addressed by MAC: an interface without a unicast one of its own (loopback,
+  // tun, a zeroed or multicast address) could neither be reached nor tell its peers apart.
+  if (info->mac.is_zero() || info->mac.is_multicast())
+    return Status::error("interface " + name + " has no usable unicast MAC address" +
+                             (name == "lo" ? " (loopback)" : "") +
+                             "; nvmeoe needs an Ethernet interface (a NIC, veth, VLAN, bridge or macvlan)",
+                         EADDRNOTAVAIL);
   if (!info->up) return Status::error("interface " + name + " is down", ENETDOWN);
   if (info->mtu < min_mtu)
     return Status::error("interface " + name + " MTU " + std::to_string(info->mtu) +

@@ -97,7 +97,7 @@ class PacketLink final : public Link {
   // Preallocated so that send() never allocates.
   sockaddr_ll dest_{};
   std::array<mmsghdr, kSendChunk> msgs_{};
-  std::array<iovec, kSendChunk * 3> iovs_{};
+  std::array<iovec, kSendChunk * kMaxTxPieces> iovs_{};
 
   std::atomic<uint64_t> rx_frames_{0}, tx_frames_{0}, tx_dropped_{0}, rx_truncated_{0};
   // Kernel ring drops; PACKET_STATISTICS resets on read, so they are accumulated here.
@@ -213,16 +213,14 @@ Status PacketLink::send(std::span<const TxFrame> frames) {
       ++rejected;
       continue;
     }
-    // Each frame owns three iovec entries; an empty piece is written and then overwritten by the
-    // next one (or left past msg_iovlen), so building a frame takes no branches.
-    iovec* iov = &iovs_[count * 3];
+    // Each frame owns kMaxTxPieces iovec entries; an empty piece is written and then overwritten
+    // by the next one (or left past msg_iovlen), so building a frame takes no branches.
+    iovec* iov = &iovs_[count * kMaxTxPieces];
     size_t pieces = 0;
-    iov[pieces] = iovec{const_cast<uint8_t*>(f.head.data()), f.head.size()};
-    pieces += !f.head.empty();
-    iov[pieces] = iovec{const_cast<uint8_t*>(f.body.data()), f.body.size()};
-    pieces += !f.body.empty();
-    iov[pieces] = iovec{const_cast<uint8_t*>(f.tail.data()), f.tail.size()};
-    pieces += !f.tail.empty();
+    for (const auto& piece : f.parts()) {
+      iov[pieces] = iovec{const_cast<uint8_t*>(piece.data()), piece.size()};
+      pieces += !piece.empty();
+    }
     msgs_[count].msg_hdr.msg_iov = iov;
     msgs_[count].msg_hdr.msg_iovlen = pieces;
     if (++count == kSendChunk) {

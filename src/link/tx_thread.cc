@@ -11,7 +11,9 @@ namespace {
 constexpr int kWaitSpins = 64;
 }  // namespace
 
-TxThread::TxThread(Link* link) : link_(link) { thread_ = std::thread([this] { run(); }); }
+TxThread::TxThread(Link* link) : link_(link) {
+  thread_ = std::thread([this] { run(); });
+}
 
 TxThread::~TxThread() {
   wait();

@@ -105,8 +105,8 @@ struct Socket {
 
 // Copies `len` bytes from the pieces of a TxFrame, continuing where the last call stopped.
 struct PieceReader {
-  std::span<const uint8_t> pieces[3];
-  int index = 0;
+  std::span<const std::span<const uint8_t>> pieces;
+  size_t index = 0;
   size_t offset = 0;
 
   void read(uint8_t* out, size_t len) {
@@ -441,7 +441,7 @@ Status XdpLink::send(std::span<const TxFrame> frames) {
       ++dropped;  // no free TX frame: lost, as on a wire with a full queue
       continue;
     }
-    PieceReader reader{{f.head, f.body, f.tail}};
+    PieceReader reader{f.parts()};
     size_t left = size;
     for (uint32_t k = 0; k < count; ++k) {
       const uint64_t addr = s.free_tx[--s.free_count];

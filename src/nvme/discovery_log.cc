@@ -33,6 +33,7 @@ std::vector<uint8_t> encode_discovery_log(uint64_t genctr, const std::vector<Dis
     p[disclog::kSubtype] = e.subtype;
     p[disclog::kTreq] = e.treq;
     put_le16(p + disclog::kPortid, e.portid);
+    put_le16(p + disclog::kEflags, e.eflags);
     put_le16(p + disclog::kCntlid, e.cntlid);
     put_le16(p + disclog::kAsqsz, e.asqsz);
     put_ascii_padded(p + disclog::kTrsvcid, disclog::kTrsvcidLen, e.trsvcid.c_str());
@@ -58,6 +59,7 @@ bool decode_discovery_log(const uint8_t* bytes, size_t size, DiscoveryLog* out) 
     e.subtype = p[disclog::kSubtype];
     e.treq = p[disclog::kTreq];
     e.portid = get_le16(p + disclog::kPortid);
+    e.eflags = get_le16(p + disclog::kEflags);
     e.cntlid = get_le16(p + disclog::kCntlid);
     e.asqsz = get_le16(p + disclog::kAsqsz);
     e.trsvcid = trimmed_ascii(p + disclog::kTrsvcid, disclog::kTrsvcidLen);

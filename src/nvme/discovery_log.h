@@ -38,6 +38,7 @@ struct DiscoveryLogEntry {
   uint8_t subtype = kSubtypeNvm;
   uint8_t treq = kTreqNotSpecified;
   uint16_t portid = 0;
+  uint16_t eflags = 0;       // entry flags (explicit persistent connection, duplicate information, ...)
   uint16_t cntlid = 0xffff;  // dynamic controller model
   uint16_t asqsz = 0;        // admin submission queue entries the controller accepts
   std::string trsvcid;       // EtherType, "0x88b5"

@@ -140,6 +140,17 @@ std::vector<uint32_t> decode_active_ns_list(const uint8_t* in) {
   return ids;
 }
 
+void encode_controller_list(const std::vector<uint16_t>& cntlids, uint16_t from, uint8_t* out) {
+  std::memset(out, 0, kIdentifySize);
+  size_t n = 0;
+  for (uint16_t id : cntlids) {
+    if (id < from) continue;
+    if (n == 2047) break;
+    put_le16(out + 2 + 2 * n++, id);
+  }
+  put_le16(out, uint16_t(n));
+}
+
 void encode_ns_descriptors(const std::array<uint8_t, 16>& nguid, uint8_t* out) {
   std::memset(out, 0, kIdentifySize);
   out[0] = 2;  // NIDT: NGUID

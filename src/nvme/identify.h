@@ -17,6 +17,8 @@ constexpr uint8_t kNamespace = 0x00;
 constexpr uint8_t kController = 0x01;
 constexpr uint8_t kActiveNamespaceList = 0x02;
 constexpr uint8_t kNamespaceDescriptors = 0x03;
+constexpr uint8_t kNsControllerList = 0x12;  // controllers attached to NSID, from CDW10.CNTID
+constexpr uint8_t kControllerList = 0x13;    // controllers of the NVM subsystem, from CDW10.CNTID
 }  // namespace cns
 
 namespace log_id {
@@ -100,6 +102,9 @@ IdentifyNamespace decode_identify_namespace(const uint8_t* in);
 // CNS 02h: up to 1024 NSIDs greater than `after`, ascending, zero-terminated.
 void encode_active_ns_list(const std::vector<uint32_t>& nsids, uint32_t after, uint8_t* out);
 std::vector<uint32_t> decode_active_ns_list(const uint8_t* in);
+
+// CNS 12h/13h: a count and up to 2047 controller IDs not below `from`, ascending.
+void encode_controller_list(const std::vector<uint16_t>& cntlids, uint16_t from, uint8_t* out);
 
 // CNS 03h: NGUID (type 2) and CSI (type 4, NVM = 0) descriptors.
 void encode_ns_descriptors(const std::array<uint8_t, 16>& nguid, uint8_t* out);

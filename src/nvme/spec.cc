@@ -71,7 +71,9 @@ void set_sgl_length(Sqe& s, uint32_t length) {
   s.dptr[15] = kSglTransportDataBlock;
 }
 
-uint32_t sgl_length(const Sqe& s) { return s.dptr[15] == kSglTransportDataBlock ? get_le32(s.dptr.data() + 8) : 0; }
+uint32_t sgl_length(const Sqe& s) {
+  return s.dptr[15] == kSglTransportDataBlock ? get_le32(s.dptr.data() + 8) : 0;
+}
 
 bool sgl_valid(const Sqe& s) {
   if (s.dptr[15] == kSglTransportDataBlock) return true;
@@ -83,15 +85,22 @@ bool sgl_valid(const Sqe& s) {
 DataDirection data_direction(const Sqe& s) {
   uint8_t bits = (s.opcode == admin_opcode::kFabrics ? s.fctype() : s.opcode) & 0x3;
   switch (bits) {
-    case 1: return DataDirection::kHostToController;
-    case 2: return DataDirection::kControllerToHost;
-    case 3: return DataDirection::kBidirectional;
-    default: return DataDirection::kNone;
+    case 1:
+      return DataDirection::kHostToController;
+    case 2:
+      return DataDirection::kControllerToHost;
+    case 3:
+      return DataDirection::kBidirectional;
+    default:
+      return DataDirection::kNone;
   }
 }
 
 std::string status_name(NvmeStatus s) {
-  static const struct { NvmeStatus code; const char* name; } kNames[] = {
+  static const struct {
+    NvmeStatus code;
+    const char* name;
+  } kNames[] = {
       {sc::kSuccess, "Success"},
       {sc::kInvalidOpcode, "Invalid Command Opcode"},
       {sc::kInvalidField, "Invalid Field in Command"},
@@ -118,6 +127,7 @@ std::string status_name(NvmeStatus s) {
       {sc::kConnectInvalidParameters, "Connect Invalid Parameters"},
       {sc::kConnectRestartDiscovery, "Connect Restart Discovery"},
       {sc::kConnectInvalidHost, "Connect Invalid Host"},
+      {sc::kAuthRequired, "Authentication Required"},
       {sc::kWriteFault, "Write Fault"},
       {sc::kUnrecoveredReadError, "Unrecovered Read Error"},
       {sc::kInternalPathError, "Internal Path Error"},
@@ -136,30 +146,51 @@ std::string status_name(NvmeStatus s) {
 std::string opcode_name(uint8_t opcode, bool admin, uint8_t fctype) {
   if (opcode == admin_opcode::kFabrics) {
     switch (fctype) {
-      case fabrics_type::kPropertySet: return "Property Set";
-      case fabrics_type::kConnect: return "Connect";
-      case fabrics_type::kPropertyGet: return "Property Get";
-      case fabrics_type::kDisconnect: return "Disconnect";
-      default: return "Fabrics";
+      case fabrics_type::kPropertySet:
+        return "Property Set";
+      case fabrics_type::kConnect:
+        return "Connect";
+      case fabrics_type::kPropertyGet:
+        return "Property Get";
+      case fabrics_type::kAuthSend:
+        return "Authentication Send";
+      case fabrics_type::kAuthReceive:
+        return "Authentication Receive";
+      case fabrics_type::kDisconnect:
+        return "Disconnect";
+      default:
+        return "Fabrics";
     }
   }
   if (admin) {
     switch (opcode) {
-      case admin_opcode::kGetLogPage: return "Get Log Page";
-      case admin_opcode::kIdentify: return "Identify";
-      case admin_opcode::kAbort: return "Abort";
-      case admin_opcode::kSetFeatures: return "Set Features";
-      case admin_opcode::kGetFeatures: return "Get Features";
-      case admin_opcode::kAsyncEventRequest: return "Asynchronous Event Request";
-      case admin_opcode::kKeepAlive: return "Keep Alive";
+      case admin_opcode::kGetLogPage:
+        return "Get Log Page";
+      case admin_opcode::kIdentify:
+        return "Identify";
+      case admin_opcode::kAbort:
+        return "Abort";
+      case admin_opcode::kSetFeatures:
+        return "Set Features";
+      case admin_opcode::kGetFeatures:
+        return "Get Features";
+      case admin_opcode::kAsyncEventRequest:
+        return "Asynchronous Event Request";
+      case admin_opcode::kKeepAlive:
+        return "Keep Alive";
     }
   } else {
     switch (opcode) {
-      case io_opcode::kFlush: return "Flush";
-      case io_opcode::kWrite: return "Write";
-      case io_opcode::kRead: return "Read";
-      case io_opcode::kWriteZeroes: return "Write Zeroes";
-      case io_opcode::kDatasetManagement: return "Dataset Management";
+      case io_opcode::kFlush:
+        return "Flush";
+      case io_opcode::kWrite:
+        return "Write";
+      case io_opcode::kRead:
+        return "Read";
+      case io_opcode::kWriteZeroes:
+        return "Write Zeroes";
+      case io_opcode::kDatasetManagement:
+        return "Dataset Management";
     }
   }
   char buf[32];

@@ -52,7 +52,7 @@ static_assert(sizeof(Cqe) == kCqeSize);
 static_assert(offsetof(Cqe, cid) == 12);
 
 void encode_sqe(const Sqe& sqe, uint8_t* out);  // writes kSqeSize bytes
-Sqe decode_sqe(const uint8_t* in);             // reads kSqeSize bytes
+Sqe decode_sqe(const uint8_t* in);              // reads kSqeSize bytes
 void encode_cqe(const Cqe& cqe, uint8_t* out);  // phase bit written as 0
 Cqe decode_cqe(const uint8_t* in);
 
@@ -127,6 +127,9 @@ constexpr NvmeStatus kConnectControllerBusy = 0x0181;
 constexpr NvmeStatus kConnectInvalidParameters = 0x0182;
 constexpr NvmeStatus kConnectRestartDiscovery = 0x0183;
 constexpr NvmeStatus kConnectInvalidHost = 0x0184;
+// NVMe in-band authentication is required and the queue has not been authenticated (NVMe Base
+// 2.0 SCT 1h SC 91h, Linux NVME_SC_AUTH_REQUIRED).
+constexpr NvmeStatus kAuthRequired = 0x0191;
 // Media and data integrity errors (SCT 2)
 constexpr NvmeStatus kWriteFault = 0x0280;
 constexpr NvmeStatus kUnrecoveredReadError = 0x0281;
@@ -136,10 +139,18 @@ constexpr NvmeStatus kAnaTransition = 0x0303;
 constexpr NvmeStatus kHostAbortedCommand = 0x0371;  // host-side: transport gave up (Linux uses 0x371)
 }  // namespace sc
 
-inline uint8_t status_sct(NvmeStatus s) { return uint8_t((s >> 8) & 0x7); }
-inline uint8_t status_code(NvmeStatus s) { return uint8_t(s & 0xff); }
-inline bool status_dnr(NvmeStatus s) { return s & sc::kDnr; }
-inline bool status_ok(NvmeStatus s) { return (s & 0x7ff) == 0; }
+inline uint8_t status_sct(NvmeStatus s) {
+  return uint8_t((s >> 8) & 0x7);
+}
+inline uint8_t status_code(NvmeStatus s) {
+  return uint8_t(s & 0xff);
+}
+inline bool status_dnr(NvmeStatus s) {
+  return s & sc::kDnr;
+}
+inline bool status_ok(NvmeStatus s) {
+  return (s & 0x7ff) == 0;
+}
 // "LBA Out of Range (sct 0x0 sc 0x80)", for messages and listings.
 std::string status_name(NvmeStatus s);
 std::string opcode_name(uint8_t opcode, bool admin, uint8_t fctype);

@@ -55,7 +55,8 @@ void TargetCore::execute_admin(Request* req) {
 
 void TargetCore::identify(Request* req) {
   uint8_t cns = uint8_t(req->sqe.cdw10);
-  if (cns > cns::kNamespaceDescriptors) return complete(req, sc::kInvalidField | sc::kDnr);
+  if (cns > cns::kNamespaceDescriptors && cns != cns::kNsControllerList && cns != cns::kControllerList)
+    return complete(req, sc::kInvalidField | sc::kDnr);
   if (req->data.size() < kIdentifySize) return complete(req, sc::kInvalidField | sc::kDnr);
   Subsystem* subsys = req->ctrl->subsystem();
   uint32_t nsid = req->sqe.nsid;
@@ -75,6 +76,18 @@ void TargetCore::identify(Request* req) {
       Namespace* ns = subsys->find_namespace(nsid);
       if (!ns) return complete(req, sc::kInvalidNamespace | sc::kDnr);
       encode_ns_descriptors(ns->nguid, req->data.data());
+      break;
+    }
+    case cns::kNsControllerList:
+    case cns::kControllerList: {
+      // Every controller of the subsystem has every namespace attached, so both lists are the
+      // subsystem's controllers; 12h only checks that the namespace exists.
+      if (cns == cns::kNsControllerList && !subsys->find_namespace(nsid))
+        return complete(req, sc::kInvalidNamespace | sc::kDnr);
+      std::vector<uint16_t> ids;
+      for (const auto& [id, ctrl] : controllers_)
+        if (ctrl->subsystem() == subsys) ids.push_back(id);
+      encode_controller_list(ids, uint16_t(req->sqe.cdw10 >> 16), req->data.data());
       break;
     }
   }
@@ -246,6 +259,7 @@ void TargetCore::set_features(Request* req) {
     }
     case feature_id::kKeepAliveTimer:
       ctrl.kato_ms = s.cdw11;
+      if (ctrl.kato_ms) keep_alive_.insert(ctrl.cntlid());
       return complete(req, sc::kSuccess);
     default:
       return complete(req, sc::kInvalidField | sc::kDnr);
@@ -255,11 +269,19 @@ void TargetCore::set_features(Request* req) {
 void TargetCore::get_features(Request* req) {
   const Sqe& s = req->sqe;
   // SEL 0 current, 1 default, 2 saved, 3 supported capabilities. Nothing is saveable, so saved
-  // reads as current, and so does 3 (a simplification hosts do not trip on). 4..7 are reserved.
+  // reads as current; 4..7 are reserved.
   uint32_t select = (s.cdw10 >> 8) & 0x7;
   if (select > 3) return complete(req, sc::kInvalidField | sc::kDnr);
   bool defaults = select == 1;
   const Controller& ctrl = *req->ctrl;
+  if (select == 3) {
+    // Both features are changeable (bit 2), neither saveable (bit 0) nor per namespace (bit 1).
+    uint8_t fid = uint8_t(s.cdw10);
+    if (fid != feature_id::kNumberOfQueues && fid != feature_id::kKeepAliveTimer)
+      return complete(req, sc::kInvalidField | sc::kDnr);
+    req->cqe.dw0 = 0x4;
+    return complete(req, sc::kSuccess);
+  }
   switch (uint8_t(s.cdw10)) {
     case feature_id::kNumberOfQueues: {
       uint16_t n =

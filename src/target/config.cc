@@ -3,13 +3,19 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "auth/crypto.h"
+#include "auth/secret.h"
 #include "nvme/spec.h"
+#include "target/resource_limits.h"
 
 namespace nvmeoe {
 
@@ -18,6 +24,81 @@ namespace {
 using nlohmann::json;
 
 constexpr uint32_t kMaxNsid = 0xfffffffe;
+// Deeper nesting than any configuration needs is refused before parsing, so nothing that walks a
+// value recursively (dump(), comparisons) can run out of stack on a hostile file.
+constexpr int kMaxDepth = 32;
+// Values and keys quoted in error messages are cut to this many characters.
+constexpr size_t kMaxQuoted = 240;  // a whole NQN (223) fits
+
+// `s` for an error message: printable ASCII as is, other bytes as \xNN, at most kMaxQuoted
+// characters (then "..."), so that a message never carries a whole hostile value.
+std::string bounded(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (out.size() >= kMaxQuoted) {
+      out += "...";
+      break;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// Line and column (1-based) of byte `at` of `text`.
+std::string position(std::string_view text, size_t at) {
+  at = std::min(at, text.size());
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(col);
+}
+
+// The byte offset where arrays and objects first nest deeper than `limit`, or npos.
+size_t too_deep_at(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The text of a JSON library exception without its "[json.exception.type.N] " prefix, bounded.
+std::string exception_text(const std::exception& e) {
+  std::string what = e.what();
+  if (size_t p = what.find("column "); p != std::string::npos) {
+    if (size_t q = what.find(": ", p); q != std::string::npos) what = what.substr(q + 2);
+  } else if (size_t q = what.find("] "); q != std::string::npos) {
+    what = what.substr(q + 2);
+  }
+  if (what.size() > 2 * kMaxQuoted) what = what.substr(0, 2 * kMaxQuoted) + "...";
+  return what;
+}
 
 class Parser {
  public:
@@ -68,13 +149,15 @@ class Parser {
   }
 
   static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
+    return path.empty() ? bounded(key) : path + "." + bounded(key);
   }
   static std::string index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
   Status get_string(const json& j, const std::string& path, std::string* out) const {
     NVMEOE_RETURN_IF_ERROR(expect(j, json::value_t::string, path, "a string"));
     *out = j.get<std::string>();
+    // Names go to the kernel and the file system as C strings: a NUL would cut them short there.
+    if (out->find('\0') != std::string::npos) return fail(path, "contains a NUL character");
     return Status::ok();
   }
 
@@ -99,25 +182,48 @@ class Parser {
     } else if (j.is_string() && (j.get<std::string>() == "0" || j.get<std::string>() == "1")) {
       *out = j.get<std::string>() == "1";
     } else {
-      return fail(path, std::string("expected 0, 1, \"0\", \"1\", true or false, found ") + j.dump());
+      std::string found = type_name(j);
+      if (j.is_string()) found += " '" + bounded(j.get<std::string>()) + "'";
+      if (j.is_number()) found += " " + bounded(j.dump());
+      return fail(path, "expected 0, 1, \"0\", \"1\", true or false, found " + found);
     }
     return Status::ok();
   }
 
   Status get_nqn(const json& j, const std::string& path, std::string* out) const {
     NVMEOE_RETURN_IF_ERROR(get_string(j, path, out));
-    if (out->compare(0, 4, "nqn.") != 0) return fail(path, "invalid NQN '" + *out + "': must start with \"nqn.\"");
+    if (out->compare(0, 4, "nqn.") != 0)
+      return fail(path, "invalid NQN '" + bounded(*out) + "': must start with \"nqn.\"");
     if (!valid_nqn(*out))
-      return fail(path, "invalid NQN '" + *out + "': at most 223 printable ASCII characters without spaces");
+      return fail(path, "invalid NQN '" + bounded(*out) + "': at most 223 printable ASCII characters without spaces");
     return Status::ok();
   }
 
   Status parse(const json& root, TargetConfig* c) {
     NVMEOE_RETURN_IF_ERROR(expect(root, json::value_t::object, "", "an object"));
-    NVMEOE_RETURN_IF_ERROR(check_keys(root, "", {"hosts", "ports", "subsystems"}));
+    NVMEOE_RETURN_IF_ERROR(check_keys(root, "", {"hosts", "ports", "subsystems", "limits"}));
+    if (root.contains("limits")) NVMEOE_RETURN_IF_ERROR(parse_limits(root["limits"], c));
     if (root.contains("hosts")) NVMEOE_RETURN_IF_ERROR(parse_hosts(root["hosts"], c));
     if (root.contains("subsystems")) NVMEOE_RETURN_IF_ERROR(parse_subsystems(root["subsystems"], c));
     if (root.contains("ports")) NVMEOE_RETURN_IF_ERROR(parse_ports(root["ports"], c));
+    return Status::ok();
+  }
+
+  // nvmeoe's resource limits: {"max_associations": 4096, ...}, each key one of limit_keys().
+  Status parse_limits(const json& j, TargetConfig* c) {
+    NVMEOE_RETURN_IF_ERROR(expect(j, json::value_t::object, "limits", "an object"));
+    std::set<std::string> known;
+    for (const auto& k : limit_keys()) known.insert(k.key);
+    NVMEOE_RETURN_IF_ERROR(check_keys(j, "limits", known));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const LimitKey* k = find_limit_key(it.key());
+      uint64_t v = 0;
+      NVMEOE_RETURN_IF_ERROR(get_uint(*it, join("limits", it.key()), k->lo, k->hi, &v));
+      c->limits[it.key()] = v;
+    }
+    ResourceLimits l;
+    if (Status st = set_limits(&l, c->limits); !st) return fail("limits", st.message());
+    if (Status st = check_limits(l, 1u << 20); !st) return fail("limits", st.message().substr(8));  // drop "limits: "
     return Status::ok();
   }
 
@@ -127,15 +233,65 @@ class Parser {
     for (size_t i = 0; i < j.size(); ++i) {
       std::string path = index("hosts", i);
       NVMEOE_RETURN_IF_ERROR(expect(j[i], json::value_t::object, path, "an object"));
-      NVMEOE_RETURN_IF_ERROR(check_keys(j[i], path, {"nqn"}));
+      NVMEOE_RETURN_IF_ERROR(
+          check_keys(j[i], path, {"nqn", "dhchap", "dhchap_key", "dhchap_ctrl_key", "dhchap_hash", "dhchap_dhgroup"}));
       if (!j[i].contains("nqn")) return fail(join(path, "nqn"), "missing");
       std::string nqn;
       NVMEOE_RETURN_IF_ERROR(get_nqn(j[i]["nqn"], join(path, "nqn"), &nqn));
       if (auto it = seen.find(nqn); it != seen.end())
-        return fail(join(path, "nqn"), "duplicate host NQN '" + nqn + "' (also " + it->second + ")");
+        return fail(join(path, "nqn"), "duplicate host NQN '" + bounded(nqn) + "' (also " + it->second + ")");
       seen[nqn] = join(path, "nqn");
       c->hosts.push_back(nqn);
+      HostDhchapConfig d;
+      NVMEOE_RETURN_IF_ERROR(parse_dhchap(j[i], path, &d));
+      if (!(d == HostDhchapConfig{})) c->dhchap[nqn] = d;
     }
+    return Status::ok();
+  }
+
+  // A host's DH-HMAC-CHAP settings: nvmetcli's "dhchap" group, or the flat "dhchap_*" names.
+  Status parse_dhchap(const json& host, const std::string& path, HostDhchapConfig* d) {
+    struct Field {
+      const char* name;
+      std::string* value;
+      std::string at;
+    } fields[] = {
+        {"key", &d->key, ""}, {"ctrl_key", &d->ctrl_key, ""}, {"hash", &d->hash, ""}, {"dhgroup", &d->dhgroup, ""}};
+    if (host.contains("dhchap")) {
+      const std::string gpath = join(path, "dhchap");
+      NVMEOE_RETURN_IF_ERROR(expect(host["dhchap"], json::value_t::object, gpath, "an object"));
+      NVMEOE_RETURN_IF_ERROR(check_keys(host["dhchap"], gpath, {"key", "ctrl_key", "hash", "dhgroup"}));
+      for (auto& f : fields) {
+        if (!host["dhchap"].contains(f.name)) continue;
+        f.at = join(gpath, f.name);
+        NVMEOE_RETURN_IF_ERROR(get_string(host["dhchap"][f.name], f.at, f.value));
+      }
+    }
+    for (auto& f : fields) {
+      std::string flat = std::string("dhchap_") + f.name;
+      if (!host.contains(flat)) continue;
+      std::string v;
+      NVMEOE_RETURN_IF_ERROR(get_string(host[flat], join(path, flat), &v));
+      if (!f.value->empty() && !v.empty() && v != *f.value) return fail(join(path, flat), "differs from " + f.at);
+      if (!v.empty()) {
+        *f.value = v;
+        f.at = join(path, flat);
+      }
+    }
+    // nvmetcli saves unset secrets as "" (and hash and group always): empty means not set.
+    if (!d->key.empty())
+      if (auto k = auth::parse_secret(d->key); !k) return fail(fields[0].at, k.status().message());
+    if (!d->ctrl_key.empty()) {
+      if (auto k = auth::parse_secret(d->ctrl_key); !k) return fail(fields[1].at, k.status().message());
+      if (d->key.empty()) return fail(fields[1].at, "a controller key needs the host's key (key) too");
+    }
+    auth::HashId hash;
+    if (!d->hash.empty() && !auth::parse_hash_name(d->hash, &hash))
+      return fail(fields[2].at, "unknown hash '" + bounded(d->hash) + "': hmac(sha256), hmac(sha384) or hmac(sha512)");
+    auth::DhGroup group;
+    if (!d->dhgroup.empty() && !auth::parse_dhgroup_name(d->dhgroup, &group))
+      return fail(fields[3].at, "unknown DH group '" + bounded(d->dhgroup) + "': null, ffdhe2048, ffdhe3072, " +
+                                    "ffdhe4096, ffdhe6144 or ffdhe8192");
     return Status::ok();
   }
 
@@ -153,7 +309,7 @@ class Parser {
       NVMEOE_RETURN_IF_ERROR(get_nqn(s["nqn"], join(path, "nqn"), &sub.nqn));
       if (sub.nqn == kDiscoveryNqn) return fail(join(path, "nqn"), "the discovery subsystem's NQN is reserved");
       if (auto it = seen.find(sub.nqn); it != seen.end())
-        return fail(join(path, "nqn"), "duplicate subsystem NQN '" + sub.nqn + "' (also " + it->second + ")");
+        return fail(join(path, "nqn"), "duplicate subsystem NQN '" + bounded(sub.nqn) + "' (also " + it->second + ")");
       seen[sub.nqn] = join(path, "nqn");
       if (s.contains("attr")) {
         std::string apath = join(path, "attr");
@@ -181,9 +337,9 @@ class Parser {
         for (size_t k = 0; k < s["allowed_hosts"].size(); ++k) {
           std::string nqn;
           NVMEOE_RETURN_IF_ERROR(get_nqn(s["allowed_hosts"][k], index(hpath, k), &nqn));
-          if (!hosts.count(nqn)) return fail(index(hpath, k), "host '" + nqn + "' is not listed in \"hosts\"");
+          if (!hosts.count(nqn)) return fail(index(hpath, k), "host '" + bounded(nqn) + "' is not listed in \"hosts\"");
           for (const auto& h : sub.allowed_hosts)
-            if (h == nqn) return fail(index(hpath, k), "host '" + nqn + "' listed twice");
+            if (h == nqn) return fail(index(hpath, k), "host '" + bounded(nqn) + "' listed twice");
           sub.allowed_hosts.push_back(nqn);
         }
       }
@@ -229,12 +385,12 @@ class Parser {
         NVMEOE_RETURN_IF_ERROR(get_string(d["nguid"], join(dpath, "nguid"), &ns.nguid));
         uint8_t bytes[16];
         if (!ns.nguid.empty() && !parse_nguid(ns.nguid, bytes))
-          return fail(join(dpath, "nguid"), "expected 32 hexadecimal digits, found '" + ns.nguid + "'");
+          return fail(join(dpath, "nguid"), "expected 32 hexadecimal digits, found '" + bounded(ns.nguid) + "'");
       }
       if (check_devices_ && ns.enable && ns.path.compare(0, 4, "mem:") != 0) {
         struct stat st;
         if (::stat(ns.path.c_str(), &st) != 0)
-          return fail(join(dpath, "path"), "cannot use '" + ns.path + "': " + std::strerror(errno));
+          return fail(join(dpath, "path"), "cannot use '" + bounded(ns.path) + "': " + std::strerror(errno));
       }
       sub->namespaces.push_back(std::move(ns));
     }
@@ -267,34 +423,36 @@ class Parser {
       if (!a.contains("trtype")) return fail(join(apath, "trtype"), "missing (nvmeoe serves trtype \"eth\")");
       NVMEOE_RETURN_IF_ERROR(get_string(a["trtype"], join(apath, "trtype"), &port.trtype));
       if (port.trtype != "eth")
-        return fail(join(apath, "trtype"), "unsupported transport '" + port.trtype + "': nvmeoe serves only \"eth\"");
+        return fail(join(apath, "trtype"),
+                    "unsupported transport '" + bounded(port.trtype) + "': nvmeoe serves only \"eth\"");
       if (!a.contains("traddr")) return fail(join(apath, "traddr"), "missing (the network interface to serve on)");
       NVMEOE_RETURN_IF_ERROR(get_string(a["traddr"], join(apath, "traddr"), &port.traddr));
       if (port.traddr.empty() || port.traddr.size() > 15 || port.traddr.find('/') != std::string::npos)
-        return fail(join(apath, "traddr"), "invalid interface name '" + port.traddr + "'");
+        return fail(join(apath, "traddr"), "invalid interface name '" + bounded(port.traddr) + "'");
       if (a.contains("trsvcid")) {
         NVMEOE_RETURN_IF_ERROR(get_string(a["trsvcid"], join(apath, "trsvcid"), &port.trsvcid));
         char* end = nullptr;
         unsigned long et = std::strtoul(port.trsvcid.c_str(), &end, 0);
         if (port.trsvcid.empty() || *end != '\0' || et < 0x0600 || et > 0xffff)
           return fail(join(apath, "trsvcid"),
-                      "invalid EtherType '" + port.trsvcid + "': expected 0x0600 to 0xffff, like 0x88b5");
+                      "invalid EtherType '" + bounded(port.trsvcid) + "': expected 0x0600 to 0xffff, like 0x88b5");
         port.ethertype = uint16_t(et);
       }
       if (a.contains("adrfam")) {
         NVMEOE_RETURN_IF_ERROR(get_string(a["adrfam"], join(apath, "adrfam"), &port.adrfam));
         if (!port.adrfam.empty() && port.adrfam != "mac")
           return fail(join(apath, "adrfam"),
-                      "unsupported address family '" + port.adrfam + "' (use \"mac\" or omit it)");
+                      "unsupported address family '" + bounded(port.adrfam) + "' (use \"mac\" or omit it)");
       }
       if (a.contains("treq")) {
         NVMEOE_RETURN_IF_ERROR(get_string(a["treq"], join(apath, "treq"), &port.treq));
         if (!port.treq.empty() && port.treq != "not specified" && port.treq != "not required")
-          return fail(join(apath, "treq"), "unsupported '" + port.treq + "' (nvmeoe has no secure channel)");
+          return fail(join(apath, "treq"), "unsupported '" + bounded(port.treq) + "' (nvmeoe has no secure channel)");
       }
       auto key = std::make_pair(port.traddr, port.ethertype);
       if (auto it = addrs.find(key); it != addrs.end())
-        return fail(apath, "interface '" + port.traddr + "' with this EtherType is already port " + it->second);
+        return fail(apath,
+                    "interface '" + bounded(port.traddr) + "' with this EtherType is already port " + it->second);
       addrs[key] = join(path, "portid");
       if (p.contains("referrals")) {
         NVMEOE_RETURN_IF_ERROR(expect(p["referrals"], json::value_t::array, join(path, "referrals"), "an array"));
@@ -306,9 +464,9 @@ class Parser {
         for (size_t k = 0; k < p["subsystems"].size(); ++k) {
           std::string nqn;
           NVMEOE_RETURN_IF_ERROR(get_nqn(p["subsystems"][k], index(spath, k), &nqn));
-          if (!c->find_subsystem(nqn)) return fail(index(spath, k), "unknown subsystem '" + nqn + "'");
+          if (!c->find_subsystem(nqn)) return fail(index(spath, k), "unknown subsystem '" + bounded(nqn) + "'");
           for (const auto& have : port.subsystems)
-            if (have == nqn) return fail(index(spath, k), "subsystem '" + nqn + "' listed twice");
+            if (have == nqn) return fail(index(spath, k), "subsystem '" + bounded(nqn) + "' listed twice");
           port.subsystems.push_back(nqn);
         }
       }
@@ -354,38 +512,41 @@ bool parse_nguid(const std::string& text, uint8_t out[16]) {
 }
 
 Result<TargetConfig> parse_target_config(std::string_view text, const std::string& file, bool check_devices) {
+  if (size_t at = too_deep_at(text, kMaxDepth); at != std::string_view::npos)
+    return Status::error(file + ":" + position(text, at) + ": invalid JSON: nested deeper than " +
+                         std::to_string(kMaxDepth) + " levels");
   json root;
   try {
     root = json::parse(text.begin(), text.end(), nullptr, true, false);
   } catch (const json::parse_error& e) {
     // Line and column of the byte where parsing stopped.
-    size_t at = e.byte ? std::min<size_t>(e.byte - 1, text.size()) : 0;
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < at; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    std::string what = e.what();
-    if (size_t p = what.find("column "); p != std::string::npos) {
-      if (size_t q = what.find(": ", p); q != std::string::npos) what = what.substr(q + 2);
-    } else if (size_t q = what.find("] "); q != std::string::npos) {
-      what = what.substr(q + 2);
-    }
-    return Status::error(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " + what);
+    size_t at = e.byte ? e.byte - 1 : 0;
+    return Status::error(file + ":" + position(text, at) + ": invalid JSON: " + exception_text(e));
+  } catch (const json::exception& e) {
+    // Any other refusal of the JSON library (a number out of range, ...) is the same kind of error.
+    return Status::error(file + ": invalid JSON: " + exception_text(e));
   }
   TargetConfig c;
   Parser p(file, check_devices);
-  NVMEOE_RETURN_IF_ERROR(p.parse(root, &c));
+  try {
+    NVMEOE_RETURN_IF_ERROR(p.parse(root, &c));
+  } catch (const json::exception& e) {
+    return Status::error(file + ": " + exception_text(e));
+  }
   return c;
 }
 
 Result<TargetConfig> load_target_config(const std::string& path, bool check_devices) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::from_errno(errno, "cannot read configuration file " + path);
+  // A configuration is a few KiB; a huge file is a mistake (or an attack), not something to load.
+  constexpr std::streamoff kMaxFileBytes = 16 << 20;
+  in.seekg(0, std::ios::end);
+  if (in && in.tellg() > kMaxFileBytes)
+    return Status::error(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) +
+                         " MiB; not a configuration file");
+  in.clear();
+  in.seekg(0);
   std::stringstream ss;
   ss << in.rdbuf();
   if (in.bad()) return Status::from_errno(errno, "cannot read configuration file " + path);
@@ -395,7 +556,19 @@ Result<TargetConfig> load_target_config(const std::string& path, bool check_devi
 std::string dump_target_config(const TargetConfig& c) {
   json root = json::object();
   json hosts = json::array();
-  for (const auto& h : c.hosts) hosts.push_back({{"nqn", h}});
+  for (const auto& h : c.hosts) {
+    json host = {{"nqn", h}};
+    if (auto it = c.dhchap.find(h); it != c.dhchap.end()) {
+      // nvmetcli's group; only what is set, since nvmet refuses an empty secret on restore.
+      json d = json::object();
+      if (!it->second.key.empty()) d["key"] = it->second.key;
+      if (!it->second.ctrl_key.empty()) d["ctrl_key"] = it->second.ctrl_key;
+      if (!it->second.hash.empty()) d["hash"] = it->second.hash;
+      if (!it->second.dhgroup.empty()) d["dhgroup"] = it->second.dhgroup;
+      host["dhchap"] = std::move(d);
+    }
+    hosts.push_back(std::move(host));
+  }
   root["hosts"] = std::move(hosts);
   json ports = json::array();
   for (const auto& p : c.ports) {
@@ -425,6 +598,7 @@ std::string dump_target_config(const TargetConfig& c) {
     subs.push_back({{"nqn", s.nqn}, {"attr", attr}, {"allowed_hosts", s.allowed_hosts}, {"namespaces", nss}});
   }
   root["subsystems"] = std::move(subs);
+  if (!c.limits.empty()) root["limits"] = c.limits;
   return root.dump(2) + "\n";
 }
 

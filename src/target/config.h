@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,10 +46,25 @@ struct PortConfig {
   bool operator==(const PortConfig&) const = default;
 };
 
+// DH-HMAC-CHAP settings of one host, as written: nvmetcli saves them as the "dhchap" group of a
+// "hosts" entry ({"key", "ctrl_key", "hash", "dhgroup"}, the configfs attributes dhchap_key, ...);
+// the flat names "dhchap_key", ... are accepted too. Empty: not set. A host with a key must
+// authenticate (docs/SECURITY.md).
+struct HostDhchapConfig {
+  std::string key;       // DHHC-1 secret the host proves it holds
+  std::string ctrl_key;  // DHHC-1 secret the controller proves it holds (bidirectional)
+  std::string hash;      // "hmac(sha256)" (default), "hmac(sha384)", "hmac(sha512)"
+  std::string dhgroup;   // "null" (default), "ffdhe2048" ... "ffdhe8192"
+  bool operator==(const HostDhchapConfig&) const = default;
+};
+
 struct TargetConfig {
   std::vector<std::string> hosts;
+  std::map<std::string, HostDhchapConfig> dhchap;  // by host NQN; only hosts with settings
   std::vector<PortConfig> ports;
   std::vector<SubsystemConfig> subsystems;
+  // nvmeoe's top-level "limits": resource limits by name (resource_limits.h), as given.
+  std::map<std::string, uint64_t> limits;
   bool operator==(const TargetConfig&) const = default;
   const SubsystemConfig* find_subsystem(const std::string& nqn) const;
 };

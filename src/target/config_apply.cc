@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "auth/secret.h"
 #include "backend/backend.h"
 #include "common/log.h"
 
@@ -55,6 +56,30 @@ const NamespaceConfig* find_enabled(const SubsystemConfig& s, uint32_t nsid) {
 
 }  // namespace
 
+Result<std::map<std::string, std::shared_ptr<const HostAuth>>> build_host_auth(const TargetConfig& config,
+                                                                               const std::string& file) {
+  std::map<std::string, std::shared_ptr<const HostAuth>> out;
+  const std::string where = file.empty() ? "" : file + ": ";
+  for (const auto& [nqn, d] : config.dhchap) {
+    if (d.key.empty()) continue;  // hash or group alone: nothing to authenticate with
+    auto a = std::make_shared<HostAuth>();
+    auto key = auth::parse_secret(d.key);
+    if (!key) return Status::error(where + "host " + nqn + ": dhchap key: " + key.status().message());
+    a->host_key = *key;
+    if (!d.ctrl_key.empty()) {
+      auto ck = auth::parse_secret(d.ctrl_key);
+      if (!ck) return Status::error(where + "host " + nqn + ": dhchap ctrl_key: " + ck.status().message());
+      a->ctrl_key = *ck;
+    }
+    if (!d.hash.empty() && !auth::parse_hash_name(d.hash, &a->hash))
+      return Status::error(where + "host " + nqn + ": unknown dhchap hash '" + d.hash + "'");
+    if (!d.dhgroup.empty() && !auth::parse_dhgroup_name(d.dhgroup, &a->dhgroup))
+      return Status::error(where + "host " + nqn + ": unknown dhchap DH group '" + d.dhgroup + "'");
+    out[nqn] = std::move(a);
+  }
+  return out;
+}
+
 Result<std::vector<std::unique_ptr<Subsystem>>> build_subsystems(const TargetConfig& config, const std::string& file) {
   std::vector<std::unique_ptr<Subsystem>> out;
   for (size_t i = 0; i < config.subsystems.size(); ++i) {
@@ -81,6 +106,9 @@ std::vector<DiscoveryPort> discovery_ports_for(const TargetConfig& config, const
 
 Status apply_config_change(TargetCore& core, const TargetConfig& current, const TargetConfig& next,
                            const std::string& file, std::vector<std::string>* summary) {
+  // The resource limits size the transport's tables and pool: read once, at start.
+  if (current.limits != next.limits)
+    return Status::error(file + ": limits: changing the resource limits needs a restart");
   // 1. Ports keep their addresses: a listening interface cannot change under running associations.
   bool same_ports = current.ports.size() == next.ports.size();
   for (size_t i = 0; same_ports && i < next.ports.size(); ++i)
@@ -114,7 +142,15 @@ Status apply_config_change(TargetCore& core, const TargetConfig& current, const 
     }
   }
 
+  auto host_auth = build_host_auth(next, file);
+  if (!host_auth) return host_auth.status();
+
   // 3. Apply: nothing below fails.
+  if (current.dhchap != next.dhchap) {
+    // Controllers already up keep what they authenticated with; new ones (and reconnects) use these.
+    core.set_host_auth(std::move(host_auth).value());
+    summary->push_back("DH-HMAC-CHAP settings changed (they apply to new connections)");
+  }
   for (const SubsystemConfig& c : current.subsystems) {
     if (next.find_subsystem(c.nqn)) continue;
     core.remove_subsystem(c.nqn);

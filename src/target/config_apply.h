@@ -3,6 +3,7 @@
 // changes, so a bad new configuration leaves the target as it was.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,11 @@ namespace nvmeoe {
 
 // Opens the backends of every enabled namespace. Errors name `file` and the JSON path.
 Result<std::vector<std::unique_ptr<Subsystem>>> build_subsystems(const TargetConfig& config, const std::string& file);
+
+// The DH-HMAC-CHAP keys of a configuration by host NQN, for TargetCore::set_host_auth (hosts
+// with a key only). Errors name `file` and the host.
+Result<std::map<std::string, std::shared_ptr<const HostAuth>>> build_host_auth(const TargetConfig& config,
+                                                                               const std::string& file);
 
 // The discovery ports of a configuration, given each port's MAC (same order as config.ports).
 std::vector<DiscoveryPort> discovery_ports_for(const TargetConfig& config, const std::vector<std::string>& macs);

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -21,6 +22,10 @@ namespace nvmeoe {
 namespace {
 
 constexpr size_t kMaxRequestLine = 4096;
+// Reply pages: the default fits a client that reads lines of at most 64 KiB.
+constexpr uint64_t kDefaultPageBytes = 48 * 1024;
+constexpr uint64_t kMinPageBytes = 4 * 1024;
+constexpr uint64_t kMaxPageBytes = 4 * 1024 * 1024;
 constexpr int kClientIdleMs = 2000;
 
 std::string error_line(const std::string& message) {
@@ -105,30 +110,76 @@ TargetControlServer::~TargetControlServer() {
   ::unlink(path_.c_str());
 }
 
-std::string TargetControlServer::handle(const std::string& line) const {
+std::string TargetControlServer::handle(const std::string& line, Pages* pages) const {
   nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (req.is_discarded() || !req.is_object()) return error_line("request is not a JSON object");
   auto op = req.find("op");
   if (op == req.end() || !op->is_string()) return error_line("request has no \"op\"");
   if (*op != "stats") return error_line("unknown op '" + op->get<std::string>() + "' (the target knows \"stats\")");
-  nlohmann::json targets = nlohmann::json::array();
-  for (const auto& src : sources_) {
-    auto snap = src.transport->snapshot(src.port);
-    if (!snap) return error_line(src.name + ": " + snap.status().message());
-    snap->name = src.name;
-    targets.push_back(*snap);
+  uint64_t from = 0, max_bytes = kDefaultPageBytes;
+  bool with_queues = true;
+  if (auto it = req.find("from"); it != req.end()) {
+    if (!it->is_number_unsigned()) return error_line("\"from\" must be a non-negative integer");
+    from = it->get<uint64_t>();
   }
-  return nlohmann::json{{"ok", true}, {"pid", int(::getpid())}, {"targets", std::move(targets)}}.dump() + "\n";
+  if (auto it = req.find("max_bytes"); it != req.end()) {
+    if (!it->is_number_unsigned()) return error_line("\"max_bytes\" must be a non-negative integer");
+    max_bytes = std::clamp<uint64_t>(it->get<uint64_t>(), kMinPageBytes, kMaxPageBytes);
+  }
+  if (auto it = req.find("queues"); it != req.end()) {
+    if (!it->is_boolean()) return error_line("\"queues\" must be true or false");
+    with_queues = it->get<bool>();
+  }
+  Pages fresh;
+  if (!pages) pages = &fresh;
+  if (from == 0 || pages->snaps.size() != sources_.size()) {
+    pages->snaps.clear();
+    for (const auto& src : sources_) {
+      auto snap = src.transport->snapshot(src.port);
+      if (!snap) return error_line(src.name + ": " + snap.status().message());
+      snap->name = src.name;
+      pages->snaps.push_back(std::move(snap).value());
+    }
+  }
+  nlohmann::json targets = nlohmann::json::array();
+  uint64_t index = 0, used = 0;
+  bool more = false;
+  for (const TargetSnapshot& snap : pages->snaps) {
+    TargetSnapshot head = snap;  // the totals; its page of queues follows
+    head.queues.clear();
+    head.queue_count = snap.queues.size();
+    nlohmann::json jt = head;
+    nlohmann::json page = nlohmann::json::array();
+    for (const TargetQueueStats& q : snap.queues) {
+      uint64_t at = index++;
+      if (!with_queues || at < from || more) continue;
+      nlohmann::json jq = q;
+      std::string text = jq.dump();
+      if (used + text.size() > max_bytes && used > 0) {
+        more = true;
+        from = at;  // the next page starts here
+        continue;
+      }
+      used += text.size() + 1;
+      page.push_back(std::move(jq));
+    }
+    jt["queues"] = std::move(page);
+    targets.push_back(std::move(jt));
+  }
+  nlohmann::json reply{{"ok", true}, {"pid", int(::getpid())}, {"targets", std::move(targets)}};
+  if (more) reply["next"] = from;
+  return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 void TargetControlServer::serve_client(int fd) const {
   std::string buf;
+  Pages pages;
   while (true) {
     size_t nl = buf.find('\n');
     if (nl != std::string::npos) {
       std::string line = buf.substr(0, nl);
       buf.erase(0, nl + 1);
-      if (!send_all(fd, handle(line))) return;
+      if (!send_all(fd, handle(line, &pages))) return;
       continue;
     }
     if (buf.size() > kMaxRequestLine) {

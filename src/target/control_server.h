@@ -9,6 +9,13 @@
 //   {"op":"stats"} -> {"ok":true,"pid":N,"targets":[TargetSnapshot...]}  (target_stats.h; one per
 //                     transport the process runs, README.md lists the fields)
 //   anything else  -> {"error":"message"}
+// A reply line stays bounded however many associations there are (10,000 and more): "queues"
+// carries one page of them, as many as fit in "max_bytes" (default 48 KiB, at most 4 MiB),
+// counted over all targets in order from "from" (default 0); "queue_count" of each target says
+// how many it has, and "next" (absent on the last page) is the "from" of the following page.
+// Later pages of one connection come from the snapshot its first page was taken from, so a
+// listing is consistent. "queues": false asks for the totals alone.
+//   {"op":"stats","from":N,"max_bytes":M,"queues":true|false}
 // Clients are served one at a time; a client that sends nothing for 2 s is dropped.
 #pragma once
 
@@ -39,8 +46,13 @@ class TargetControlServer {
 
   const std::string& path() const { return path_; }
 
-  // The reply line (with '\n') to one request line; exposed for tests.
-  std::string handle(const std::string& line) const;
+  // The snapshots a connection pages through.
+  struct Pages {
+    std::vector<TargetSnapshot> snaps;
+  };
+  // The reply line (with '\n') to one request line; `pages` (per connection, may be null) keeps
+  // the snapshot that later pages come from. Exposed for tests.
+  std::string handle(const std::string& line, Pages* pages = nullptr) const;
 
  private:
   TargetControlServer(std::string path, std::vector<Source> sources, int listen_fd, int stop_fd);

@@ -10,6 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "common/log_limit.h"
 
 namespace nvmeoe {
 
@@ -53,15 +54,28 @@ Controller::Controller(uint16_t cntlid, Subsystem* subsys, std::string hostnqn, 
   last_keep_alive = Clock::now();
 }
 
-void TargetCore::FreeDeleter::operator()(uint8_t* p) const {
-  std::free(p);
-}
-
 TargetCore::TargetCore(TargetLimits limits) : limits_(limits) {
   discovery_subsys_ = std::make_unique<Subsystem>();
   discovery_subsys_->nqn = kDiscoveryNqn;
   discovery_subsys_->serial = serial_from_nqn(kDiscoveryNqn);
   discovery_subsys_->model = "nvmeoe discovery";
+}
+
+bool TargetCore::host_listed(const std::string& hostnqn) const {
+  for (const auto& sub : subsystems_)
+    if (sub->allowed_hosts.count(hostnqn)) return true;
+  return false;
+}
+
+bool Controller::authenticated(uint16_t qid) const {
+  if (!auth) return true;
+  auto it = queue_auth.find(qid);
+  return it != queue_auth.end() && it->second->authenticated;
+}
+
+std::shared_ptr<const HostAuth> TargetCore::host_auth(const std::string& hostnqn) const {
+  auto it = host_auth_.find(hostnqn);
+  return it == host_auth_.end() ? nullptr : it->second;
 }
 
 bool TargetCore::host_allowed(const Subsystem& s, const std::string& hostnqn) {
@@ -239,6 +253,10 @@ void TargetCore::execute(Request* req) {
   }
   if (!req->ctrl || req->ctrl->dead) return complete(req, sc::kCommandSequenceError);
   if (req->qid == 0) req->ctrl->last_keep_alive = Clock::now();  // traffic-based keep-alive
+  if (fabrics && (sqe.fctype() == fabrics_type::kAuthSend || sqe.fctype() == fabrics_type::kAuthReceive))
+    return execute_auth(req);
+  // A queue that must authenticate runs nothing else until it has (nvmet_check_auth_status).
+  if (!req->ctrl->authenticated(req->qid)) return complete(req, sc::kAuthRequired | sc::kDnr);
   if (fabrics) return execute_fabrics(req);
   if (req->qid == 0) return execute_admin(req);
   execute_io(req);
@@ -270,13 +288,17 @@ void TargetCore::record_error(Request* req) {
 
 std::vector<uint16_t> TargetCore::expire_keep_alive(Clock::time_point now) {
   std::vector<uint16_t> expired;
-  for (const auto& [cntlid, ctrl] : controllers_) {
+  for (uint16_t cntlid : keep_alive_) {
+    auto it = controllers_.find(cntlid);
+    if (it == controllers_.end()) continue;
+    const std::shared_ptr<Controller>& ctrl = it->second;
     if (ctrl->kato_ms == 0) continue;
     if (now - ctrl->last_keep_alive > std::chrono::milliseconds(ctrl->kato_ms) + kKeepAliveGrace)
       expired.push_back(cntlid);
   }
   for (uint16_t cntlid : expired) {
-    LOG_WARN("controller %u: keep-alive timeout", cntlid);
+    LOG_LIMITED(LogLevel::kWarn, "keep-alive timeout", std::to_string(cntlid), "controller %u: keep-alive timeout",
+                cntlid);
     remove_controller(cntlid);
   }
   return expired;
@@ -288,6 +310,7 @@ void TargetCore::remove_controller(uint16_t cntlid) {
   std::shared_ptr<Controller> ctrl = it->second;
   ctrl->dead = true;
   controllers_.erase(it);
+  keep_alive_.erase(cntlid);
   auto aer = pending_aers_.find(cntlid);
   if (aer != pending_aers_.end()) {
     Request* req = aer->second;

@@ -10,34 +10,37 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "nvme/discovery_log.h"
 #include "nvme/identify.h"
+#include "target/auth_state.h"
 #include "target/request.h"
 
 namespace nvmeoe {
 
-using Clock = std::chrono::steady_clock;
+using Clock = SteadyClock;  // common/clock.h: tests may move it
 
 struct Namespace {
   uint32_t nsid = 0;
   std::unique_ptr<Backend> backend;
-  bool read_only = false;              // namespace exported read-only (or the backend is)
-  std::array<uint8_t, 16> nguid{};     // stable, derived from the subsystem NQN and the NSID
+  bool read_only = false;           // namespace exported read-only (or the backend is)
+  std::array<uint8_t, 16> nguid{};  // stable, derived from the subsystem NQN and the NSID
   // SMART counters, per namespace; summed into the controller's log.
   uint64_t bytes_read = 0, bytes_written = 0, reads = 0, writes = 0;
 };
 
 struct Subsystem {
   std::string nqn;
-  std::string serial;                  // default: serial_from_nqn(nqn)
+  std::string serial;  // default: serial_from_nqn(nqn)
   std::string model = "nvmeoe";
   std::vector<std::unique_ptr<Namespace>> namespaces;  // ascending NSID
-  std::set<std::string> allowed_hosts;  // host NQNs; empty and allow_any_host: anyone
+  std::set<std::string> allowed_hosts;                 // host NQNs; empty and allow_any_host: anyone
   bool allow_any_host = true;
   Namespace* find_namespace(uint32_t nsid) const;
 };
@@ -60,18 +63,24 @@ class Controller {
 
   uint32_t cc = 0;
   uint32_t csts = 0;
-  uint32_t kato_ms = 0;                 // 0: keep-alive disabled
-  uint16_t io_queues_granted = 0;       // after Set Features Number of Queues (count, not 0-based)
+  uint32_t kato_ms = 0;            // 0: keep-alive disabled
+  uint16_t io_queues_granted = 0;  // after Set Features Number of Queues (count, not 0-based)
   bool io_queues_set = false;
   Clock::time_point last_keep_alive;
   std::set<uint16_t> connected_io_queues;
   std::deque<ErrorLogEntry> error_log;  // newest first, bounded
   uint64_t error_count = 0;
-  bool dead = false;                    // torn down; late completions are dropped by the transport
+  bool dead = false;  // torn down; late completions are dropped by the transport
   // Namespace Attribute Changed notices: NSIDs added or removed since the host last read log page
   // 04h, and whether a notice is out (no second one until the page is read).
   std::set<uint32_t> changed_nsids;
   bool ns_notice_outstanding = false;
+  // DH-HMAC-CHAP: the host's keys when it must authenticate (null: it need not), and each queue's
+  // transaction (admin queue and connected I/O queues only, so at most 65 of them).
+  std::shared_ptr<const HostAuth> auth;
+  std::map<uint16_t, std::unique_ptr<QueueAuth>> queue_auth;
+  // True when `qid` may run commands other than Authentication Send / Receive.
+  bool authenticated(uint16_t qid) const;
 
  private:
   uint16_t cntlid_;
@@ -109,6 +118,14 @@ class TargetCore {
   bool is_discovery(const Subsystem* s) const { return s == discovery_subsys_.get(); }
   // True when `hostnqn` may connect to `s` (its allow-list).
   static bool host_allowed(const Subsystem& s, const std::string& hostnqn);
+  // True when an allow-list (allowed_hosts of a subsystem) names `hostnqn`: such hosts have room
+  // kept for them in the association table (resource_limits.h).
+  bool host_listed(const std::string& hostnqn) const;
+  // DH-HMAC-CHAP keys by host NQN (docs/SECURITY.md): a host with keys must authenticate every
+  // queue of its controllers (but the discovery controller's) before other commands run. New
+  // keys apply to controllers created afterwards.
+  void set_host_auth(std::map<std::string, std::shared_ptr<const HostAuth>> keys) { host_auth_ = std::move(keys); }
+  std::shared_ptr<const HostAuth> host_auth(const std::string& hostnqn) const;
 
   // Reconfiguration (configuration reload), on the transport thread. Removed namespaces and
   // subsystems stay alive, out of sight, until their backends have no I/O in flight; commands
@@ -154,20 +171,9 @@ class TargetCore {
   static constexpr uint64_t kTagRequest = 0;
   static constexpr uint64_t kTagFlushAll = 1;
 
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const;
-  };
-  // Requests waiting on backend I/O, with the namespace they touch (for SMART counters and DSM
-  // fan-out of several ranges).
-  struct Pending {
-    Request* req = nullptr;
-    Namespace* ns = nullptr;   // null for a Flush of all namespaces
-    uint32_t outstanding = 0;  // backend ops still running for this request
-    NvmeStatus status = sc::kSuccess;
-    uint64_t bytes = 0;                            // data moved by a Read or Write (SMART, data_len)
-    bool flush_after = false;                      // Write with FUA: flush once the write has succeeded
-    std::unique_ptr<uint8_t, FreeDeleter> zeroes;  // Write Zeroes emulated with a plain write
-  };
+  // A request waiting on backend I/O, with the namespace it touches (for SMART counters and DSM
+  // fan-out of several ranges): Request::wait.
+  using Pending = BackendWait;
   // A fan-out of flushes not tied to a request: flush_all(), or a controller's shutdown
   // notification (then `shutdown` names the controller whose CSTS.SHST completes).
   struct FlushAll {
@@ -179,6 +185,16 @@ class TargetCore {
 
   void execute_admin(Request* req);
   void execute_fabrics(Request* req);
+  // Authentication Send / Receive (auth_cmd.cc).
+  void execute_auth(Request* req);
+  void auth_send(Request* req, Controller& ctrl, QueueAuth& qa, std::span<const uint8_t> msg);
+  void auth_receive(Request* req, Controller& ctrl, QueueAuth& qa, uint32_t al);
+  uint8_t auth_negotiate(Controller& ctrl, QueueAuth& qa, std::span<const uint8_t> msg);
+  uint8_t auth_reply(Controller& ctrl, QueueAuth& qa, uint16_t qid, std::span<const uint8_t> msg);
+  Result<std::vector<uint8_t>> auth_challenge(QueueAuth& qa);
+  Result<std::vector<uint8_t>> auth_success1(Controller& ctrl, QueueAuth& qa);
+  void auth_failed(Controller& ctrl, QueueAuth& qa, uint16_t qid, uint8_t why);
+  void start_queue_auth(Controller& ctrl, uint16_t qid, Request* req);
   void execute_io(Request* req);
   void connect(Request* req);
   void connect_admin(Request* req, Subsystem* subsys, const ConnectCommand& cmd, const ConnectData& data);
@@ -228,11 +244,14 @@ class TargetCore {
   Clock::time_point started_ = Clock::now();  // for SMART power-on hours
   std::vector<std::unique_ptr<Subsystem>> subsystems_;
   std::map<uint16_t, std::shared_ptr<Controller>> controllers_;
+  // Controllers that have (or had) a keep-alive timer: expire_keep_alive() looks at these only,
+  // not at every controller of a table a flood may have filled.
+  std::set<uint16_t> keep_alive_;
   uint16_t next_cntlid_ = 1;
-  std::map<Request*, Pending> pending_;
   std::vector<std::unique_ptr<FlushAll>> flush_alls_;
   std::map<uint16_t, Request*> pending_aers_;          // by cntlid; one outstanding AER each
   std::map<const Namespace*, uint64_t> media_errors_;  // SMART media and data integrity errors
+  std::map<std::string, std::shared_ptr<const HostAuth>> host_auth_;
 };
 
 }  // namespace nvmeoe

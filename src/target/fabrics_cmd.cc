@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/log_limit.h"
 #include "target/core.h"
 
 namespace nvmeoe {
@@ -56,7 +57,8 @@ void TargetCore::connect(Request* req) {
   Subsystem* subsys = data.subnqn == kDiscoveryNqn ? discovery_subsys_.get() : find_subsystem(data.subnqn);
   if (!subsys) return invalid(true, kIpoSubnqn);
   if (!host_allowed(*subsys, data.hostnqn)) {
-    LOG_WARN("%s: host %s not allowed", subsys->nqn.c_str(), data.hostnqn.c_str());
+    LOG_LIMITED(LogLevel::kWarn, "not allowed", data.hostnqn, "%s: host %s not allowed", subsys->nqn.c_str(),
+                data.hostnqn.c_str());
     return complete(req, sc::kConnectInvalidHost | sc::kDnr);
   }
   // The QID in the command must name the queue the command came in on.
@@ -87,10 +89,15 @@ void TargetCore::connect_admin(Request* req, Subsystem* subsys, const ConnectCom
   if (cntlid == 0) return complete(req, sc::kConnectControllerBusy);
   auto ctrl = std::make_shared<Controller>(cntlid, subsys, data.hostnqn, data.hostid, cmd.kato_ms);
   controllers_[cntlid] = ctrl;
-  LOG_INFO("%s: controller %u for host %s (kato %u ms)", subsys->nqn.c_str(), cntlid, data.hostnqn.c_str(),
-           cmd.kato_ms);
+  if (cmd.kato_ms) keep_alive_.insert(cntlid);
+  // A host with keys authenticates, on every controller but the discovery controller's (as nvmet).
+  if (!is_discovery(subsys)) ctrl->auth = host_auth(data.hostnqn);
+  LOG_LIMITED(LogLevel::kInfo, "controller", data.hostnqn, "%s: controller %u for host %s (kato %u ms%s)",
+              subsys->nqn.c_str(), cntlid, data.hostnqn.c_str(), cmd.kato_ms,
+              ctrl->auth ? ", DH-HMAC-CHAP required" : "");
   req->connected = ctrl;
   req->cqe.dw0 = cntlid;
+  start_queue_auth(*ctrl, 0, req);
   complete(req, sc::kSuccess);
 }
 
@@ -118,6 +125,7 @@ void TargetCore::connect_io(Request* req, Subsystem* subsys, const ConnectComman
   ctrl->connected_io_queues.insert(cmd.qid);
   req->connected = ctrl;
   req->cqe.dw0 = ctrl->cntlid();
+  start_queue_auth(*ctrl, cmd.qid, req);
   complete(req, sc::kSuccess);
 }
 
@@ -176,9 +184,11 @@ void TargetCore::update_cc(const std::shared_ptr<Controller>& ctrl, uint32_t cc)
     // Controller reset: the host reconnects its I/O queues and negotiates their number again.
     ctrl->csts &= ~(prop::kCstsReady | kCstsShstMask);
     ctrl->connected_io_queues.clear();
+    for (auto it = ctrl->queue_auth.begin(); it != ctrl->queue_auth.end();)
+      it = it->first == 0 ? std::next(it) : ctrl->queue_auth.erase(it);
     ctrl->io_queues_set = false;
     ctrl->io_queues_granted = 0;
-    LOG_INFO("controller %u: reset", ctrl->cntlid());
+    LOG_LIMITED(LogLevel::kInfo, "reset", ctrl->hostnqn(), "controller %u: reset", ctrl->cntlid());
   }
   bool was_shutdown = old & kCcShnMask, shutdown = cc & kCcShnMask;
   if (shutdown && !was_shutdown) {

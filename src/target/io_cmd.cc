@@ -177,16 +177,17 @@ void TargetCore::io_dsm(Request* req, Namespace* ns) {
 }
 
 TargetCore::Pending* TargetCore::start_pending(Request* req, Namespace* ns) {
-  auto [it, inserted] = pending_.try_emplace(req);
-  if (!inserted) {
+  if (req->wait.active) {
     // The transport reused a Request still in flight. Completing it here would complete the
     // first command twice, so this one is dropped (and logged: it is a transport bug).
     LOG_ERROR("request %p (cid %u) submitted while still in flight; dropped", static_cast<void*>(req), req->sqe.cid);
     return nullptr;
   }
-  it->second.req = req;
-  it->second.ns = ns;
-  return &it->second;
+  req->wait = BackendWait{};
+  req->wait.active = true;
+  req->wait.req = req;
+  req->wait.ns = ns;
+  return &req->wait;
 }
 
 void TargetCore::submit_for(Pending* p, Backend* backend, BackendOpKind kind, uint64_t offset, uint64_t length,
@@ -207,9 +208,8 @@ void TargetCore::submit_for(Pending* p, Backend* backend, BackendOpKind kind, ui
 }
 
 void TargetCore::finish_if_idle(Request* req) {
-  auto it = pending_.find(req);
-  if (it == pending_.end()) return;
-  Pending& p = it->second;
+  if (!req->wait.active) return;
+  Pending& p = req->wait;
   if (p.outstanding != 0) return;
   if (p.flush_after && status_ok(p.status)) {
     // FUA: the write is done; it counts as durable once the cache holding it is flushed.
@@ -229,18 +229,18 @@ void TargetCore::finish_if_idle(Request* req) {
     }
   }
   NvmeStatus status = p.status;
-  // Erase before completing: the transport may reuse the Request from inside on_complete.
-  pending_.erase(it);
+  // Done before completing: the transport may reuse the Request from inside on_complete.
+  p.active = false;
+  p.zeroes.reset();
   complete(req, status);
 }
 
 void TargetCore::request_op_done(Request* req, int result) {
-  auto it = pending_.find(req);
-  if (it == pending_.end()) {
+  if (!req->wait.active) {
     LOG_ERROR("backend completion for unknown request %p", static_cast<void*>(req));
     return;
   }
-  Pending& p = it->second;
+  Pending& p = req->wait;
   if (p.outstanding > 0) --p.outstanding;
   if (result != 0) {
     NvmeStatus st = backend_error_status(req->sqe.opcode, result);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 
@@ -12,6 +13,24 @@
 namespace nvmeoe {
 
 class Controller;
+struct Namespace;
+struct Request;
+
+// The core's record of a request waiting on backend I/O: kept inside the Request, so that no
+// I/O allocates one (src/target/io_cmd.cc). Only the core touches it.
+struct BackendWait {
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  bool active = false;       // between start_pending() and the completion
+  Request* req = nullptr;    // the request this is part of
+  Namespace* ns = nullptr;   // null for a Flush of all namespaces
+  uint32_t outstanding = 0;  // backend ops still running for this request
+  NvmeStatus status = sc::kSuccess;
+  uint64_t bytes = 0;                            // data moved by a Read or Write (SMART, data_len)
+  bool flush_after = false;                      // Write with FUA: flush once the write has succeeded
+  std::unique_ptr<uint8_t, FreeDeleter> zeroes;  // Write Zeroes emulated with a plain write
+};
 
 struct Request {
   Sqe sqe;
@@ -29,6 +48,7 @@ struct Request {
   void (*on_complete)(Request* req) = nullptr;
   void* transport_ctx = nullptr;  // owned by the transport
   uint64_t transport_tag = 0;     // owned by the transport
+  BackendWait wait;               // owned by the core
 
   NvmeStatus status() const { return cqe.status; }
 };

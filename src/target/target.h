@@ -19,19 +19,20 @@
 #include "common/status.h"
 #include "link/link.h"
 #include "target/core.h"
+#include "target/resource_limits.h"
 #include "target/target_stats.h"
 
 namespace nvmeoe {
 
 struct TargetOptions {
-  bool allow_header_digest = true;
   bool allow_data_digest = true;
-  uint32_t poll_us = 0;             // busy-poll this long before sleeping in poll()
+  uint32_t poll_us = 0;  // busy-poll this long before sleeping in poll()
   // Send large frame batches from a second thread per port (TxThread), so the kernel's send work
   // overlaps the loop's next turn. Batches of fewer than tx_thread_min_frames go out inline.
   bool tx_thread = false;
   uint32_t tx_thread_min_frames = 8;
   uint32_t shutdown_timeout_ms = 10000;  // waiting for in-flight I/O at stop
+  ResourceLimits limits;                 // what peers may make the target keep (resource_limits.h)
 };
 
 // One interface the target serves on, and the subsystems it offers there (all, or a list: the
@@ -71,11 +72,13 @@ class TargetTransport {
                                   std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
 
   struct Impl;
+  struct Shared;
 
  private:
   void add_port(TargetPort port, const TargetOptions& options);
 
   TargetCore* core_;
+  std::unique_ptr<Shared> shared_;  // before the ports: their buffers come from its pool
   std::vector<std::unique_ptr<Impl>> ports_;
   std::vector<std::unique_ptr<Link>> links_;
   std::vector<pollfd> poll_fds_;  // stop eventfd, every link, backend eventfds

@@ -16,6 +16,22 @@ struct TargetStats {
   uint64_t frames_in = 0, frames_out = 0, bad_frames = 0, unknown_association = 0;
   uint64_t commands = 0, duplicates = 0, stale = 0, digest_errors = 0;
   uint64_t associations = 0;  // queues currently associated
+  // The resource limits at work (resource_limits.h; docs/OPERATIONS.md "Resource limits"):
+  uint64_t refused_connects = 0;      // Connect Requests refused: no room (per MAC or in all)
+  uint64_t refused_busy = 0;          // Fabrics Connects refused: the room left is kept for listed hosts
+  uint64_t evicted = 0;               // handshakes and controllers being set up that gave way
+  uint64_t expired = 0;               // ... that ran out of setup_timeout_ms
+  uint64_t unbound_commands = 0;      // commands before Fabrics Connect, refused without state
+  uint64_t buffer_drops = 0;          // commands dropped for want of buffer room (the host resends)
+  uint64_t buffer_reclaims = 0;       // buffers taken back from waiting or completed commands
+  uint64_t discover_suppressed = 0;   // Discover Queries left unanswered (rate limit)
+  uint64_t terminate_suppressed = 0;  // Terminate replies not sent (rate limit)
+  uint64_t log_suppressed = 0;        // log lines held back (whole process)
+  // Gauges, at the time of the snapshot:
+  uint64_t unbound = 0;       // associations without Fabrics Connect
+  uint64_t setting_up = 0;    // controllers without an I/O queue yet
+  uint64_t buffer_bytes = 0;  // data buffers held (in use and kept for reuse), whole target
+  uint64_t buffer_peak = 0;   // the most ever in use
 };
 
 // Counters one queue keeps on the transport thread (a few adds per command).
@@ -40,10 +56,13 @@ struct TargetSnapshot {
   std::string name;  // what the process serves on this transport ("eth1 nqn...")
   std::string mac;
   TargetStats totals;
-  std::vector<TargetQueueStats> queues;  // by host MAC, qid, nonce
+  std::vector<TargetQueueStats> queues;  // by host MAC, qid, nonce (in a control reply: one page)
+  uint64_t queue_count = 0;              // associations in the snapshot (all pages)
 };
 
 void to_json(nlohmann::json& j, const TargetSnapshot& s);
-void from_json(const nlohmann::json& j, TargetSnapshot& s);
+void from_json(const nlohmann::json& j, TargetSnapshot& s);  // "queues" may be absent
+void to_json(nlohmann::json& j, const TargetQueueStats& q);
+void from_json(const nlohmann::json& j, TargetQueueStats& q);
 
 }  // namespace nvmeoe

@@ -34,7 +34,9 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const uint8_t
   while (len--) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return ~c32;
 }
-bool have_sse42() { return __builtin_cpu_supports("sse4.2"); }
+bool have_sse42() {
+  return __builtin_cpu_supports("sse4.2");
+}
 #endif
 
 }  // namespace

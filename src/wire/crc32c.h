@@ -9,7 +9,9 @@ namespace nvmeoe {
 
 // Continues a running CRC: pass the previous result as `crc` (0 to start).
 uint32_t crc32c_extend(uint32_t crc, const uint8_t* data, size_t len);
-inline uint32_t crc32c(const uint8_t* data, size_t len) { return crc32c_extend(0, data, len); }
+inline uint32_t crc32c(const uint8_t* data, size_t len) {
+  return crc32c_extend(0, data, len);
+}
 // The portable implementation, exposed so tests can compare both paths.
 uint32_t crc32c_extend_portable(uint32_t crc, const uint8_t* data, size_t len);
 

@@ -1,7 +1,11 @@
-// The nvmeoe frame: a 32-byte header after the Ethernet header, a payload, and an optional data
-// digest. docs/PROTOCOL.md is the normative description; the offsets here must match it.
+// The nvmeoe frame, protocol version 2: after the Ethernet header a 12-byte frame header naming the
+// association, one or more segments (a 20-byte segment header and its metadata each: an SQE, a
+// CQE, retransmit ranges, connect parameters), a header CRC32C over all of that, then the
+// segments' data and an optional data digest. docs/PROTOCOL.md is the normative description; the
+// offsets here must match it. Building frames is tx_batch.h.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -9,21 +13,33 @@
 #include <vector>
 
 #include "common/mac.h"
-#include "link/link.h"
+#include "common/tx_frame.h"
 
 namespace nvmeoe {
 
 constexpr uint16_t kDefaultEtherType = 0x88B5;
-constexpr uint8_t kProtocolVersion = 1;
-constexpr size_t kHeaderSize = 32;                      // nvmeoe header
-constexpr size_t kFrameHeadroom = kEthHeaderSize + kHeaderSize;
-constexpr size_t kDigestSize = 4;
-constexpr size_t kMinEthFrame = 60;                     // shorter frames are padded by NICs
+constexpr uint8_t kProtocolVersion = 2;
+constexpr size_t kFrameHeaderSize = 12;    // after the Ethernet header
+constexpr size_t kSegmentHeaderSize = 20;  // before each segment's metadata
+constexpr size_t kHcrcSize = 4;            // header CRC32C, after the last segment's metadata
+constexpr size_t kDigestSize = 4;          // data digest, after the data
+constexpr size_t kMinEthFrame = 60;        // shorter frames are padded by NICs
+constexpr size_t kMaxSegments = 64;        // per frame
 constexpr uint16_t kNoController = 0xffff;
-// The smallest MTU the protocol works with: a Connect capsule (SQE + 1024 bytes of connect data)
-// must fit in one command frame.
-constexpr uint32_t kMinMtu = kHeaderSize + 64 + 1024 + kDigestSize;
+static_assert(kMaxTxPieces >= kMaxSegments + 2, "a frame's pieces: headers, data per segment, digest");
 
+// The NVMe sizes the codec needs (nvme/spec.h defines the structures themselves; the wire layer
+// depends on common/ only, and host and target check that these agree with it).
+constexpr size_t kSqeBytes = 64, kCqeBytes = 16, kNqnBytes = 256, kConnectDataBytes = 1024;
+
+// Bytes of a frame (Ethernet payload) that are not segments: frame header, header CRC, and the
+// data digest, which is budgeted whether or not it is sent.
+constexpr size_t kFrameOverhead = kFrameHeaderSize + kHcrcSize + kDigestSize;
+// The smallest MTU the protocol works with: a Fabrics Connect (SQE + 1024 bytes of connect data,
+// in-capsule) must fit in one frame.
+constexpr uint32_t kMinMtu = uint32_t(kFrameOverhead + kSegmentHeaderSize + kSqeBytes + kConnectDataBytes);
+
+// Segment kinds.
 enum class FrameKind : uint8_t {
   kConnectRequest = 1,
   kConnectResponse = 2,
@@ -36,90 +52,126 @@ enum class FrameKind : uint8_t {
   kDiscoverReply = 9,
 };
 const char* frame_kind_name(FrameKind k);
+// Kinds that travel alone in their frame (count 1); the others (3..6) may be packed together.
+inline bool kind_stands_alone(FrameKind k) {
+  return k != FrameKind::kCommand && k != FrameKind::kResponse && k != FrameKind::kData &&
+         k != FrameKind::kRetransmitRequest;
+}
 
 namespace frame_flag {
-constexpr uint8_t kHeaderDigest = 1u << 0;  // bytes 28..31 hold CRC32C of header bytes 0..27
-constexpr uint8_t kDataDigest = 1u << 1;    // 4 bytes of CRC32C of the payload follow the payload
-constexpr uint8_t kLast = 1u << 2;          // Data: the last frame of a burst (sender's hint)
-constexpr uint8_t kRetry = 1u << 3;         // Command: a retransmission; the target reports progress
-constexpr uint8_t kKnown = kHeaderDigest | kDataDigest | kLast | kRetry;
+constexpr uint8_t kDataDigest = 1u << 0;  // 4 bytes of CRC32C of the data region end the frame
+constexpr uint8_t kKnown = kDataDigest;
 }  // namespace frame_flag
 
-// Header field offsets, relative to the start of the nvmeoe header.
-namespace hdr {
-constexpr size_t kVersion = 0, kKind = 1, kFlags = 2, kReserved = 3, kQid = 4, kCntlid = 6, kNonce = 8;
-constexpr size_t kCid = 12, kLength = 14, kOffset = 16, kTotal = 20, kGen = 24, kHdgst = 28;
-}  // namespace hdr
+namespace seg_flag {
+constexpr uint8_t kLast = 1u << 0;     // Data: the last segment of a burst (sender's hint)
+constexpr uint8_t kRetry = 1u << 1;    // Command: a retransmission; the target reports progress
+constexpr uint8_t kSuccess = 1u << 2;  // Data: the transfer's end; the command succeeded, no Response follows
+constexpr uint8_t kKnown = kLast | kRetry | kSuccess;
+}  // namespace seg_flag
 
-struct FrameHeader {
-  FrameKind kind = FrameKind::kCommand;
-  uint8_t flags = 0;
+// Field offsets of the frame header (from the end of the Ethernet header) and of a segment header
+// (from its first byte).
+namespace hdr {
+constexpr size_t kVersion = 0, kFlags = 1, kCount = 2, kReserved = 3, kQid = 4, kCntlid = 6, kNonce = 8;
+}  // namespace hdr
+namespace seg {
+constexpr size_t kKind = 0, kFlags = 1, kCid = 2, kMetaLen = 4, kDataLen = 6, kOffset = 8, kTotal = 12, kGen = 16;
+}  // namespace seg
+
+// What names a frame's association; every segment of a frame belongs to it.
+struct FrameAddress {
   uint16_t qid = 0;
   uint16_t cntlid = kNoController;
   uint32_t nonce = 0;
+};
+
+struct SegmentHeader {
+  FrameKind kind = FrameKind::kCommand;
+  uint8_t flags = 0;
   uint16_t cid = 0;
-  uint16_t length = 0;  // payload bytes, digests excluded
-  uint32_t offset = 0;  // byte offset of the payload's data in the command's data
-  uint32_t total = 0;   // the command's whole data length (Command, Data)
+  uint32_t offset = 0;  // Data: byte offset of the data in the command's data
+  uint32_t total = 0;   // the command's whole data length (Command, Data); C2H bytes sent (Response)
   uint32_t gen = 0;     // generation of the command (host-assigned, per queue)
+};
+
+struct Segment {
+  SegmentHeader h;
+  std::span<const uint8_t> meta;  // covered by the header CRC
+  std::span<const uint8_t> data;  // covered by the data digest when the frame has one
 };
 
 struct Frame {
   MacAddress dst, src;
-  FrameHeader h;
-  std::span<const uint8_t> payload;
+  uint8_t flags = 0;
+  FrameAddress a;
+  uint8_t count = 0;
+  std::array<Segment, kMaxSegments> segs;
+
+  std::span<const Segment> segments() const { return {segs.data(), count}; }
+  bool has_data_digest() const { return flags & frame_flag::kDataDigest; }
 };
 
 enum class DecodeError {
   kNone = 0,
-  kTruncated,        // shorter than the Ethernet + nvmeoe headers, or than the stated length
+  kTruncated,  // shorter than its headers, metadata or data say
   kWrongEtherType,
   kWrongVersion,
+  kBadCount,      // no segment, or more than kMaxSegments
+  kHeaderDigest,  // header CRC mismatch: nothing of the frame can be trusted
+  kReservedBits,  // reserved flag bits or bytes set
   kUnknownKind,
-  kReservedBits,     // reserved flag bits or the reserved byte set
-  kBadLength,        // bytes after the payload (beyond minimum-frame padding)
-  kHeaderDigest,
+  kBadSegment,  // a lone kind packed with others, or lengths that do not fit the kind
+  kBadLength,   // bytes after the data (beyond minimum-frame padding)
   kDataDigest,
 };
 const char* decode_error_name(DecodeError e);
-
-// Parses and checks a frame (digests included when their flags are set). Never reads outside
-// `bytes`. On success `out->payload` points into `bytes`.
-DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Frame* out);
-
-// Writes the Ethernet and nvmeoe headers (kFrameHeadroom bytes) into `out`; computes the header
-// digest when h.flags has kHeaderDigest.
-void encode_headers(uint8_t* out, const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
-                    const FrameHeader& h);
-
-// CRC32C over a payload, written little-endian into `out` (kDigestSize bytes).
-void encode_data_digest(std::span<const uint8_t> payload, uint8_t* out);
-
-// The data path's frame: headers (and the data digest, when h.flags asks for it) are written into
-// `head`, which must hold kFrameHeadroom + kDigestSize bytes and outlive the send; the payload is
-// sent from `body` where it lies, without a copy.
-TxFrame encode_tx_frame(uint8_t* head, const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
-                        const FrameHeader& h, std::span<const uint8_t> body);
-
-// Largest payload a frame may carry on a link of `mtu` (Ethernet payload bytes).
-inline uint32_t max_payload_for_mtu(uint32_t mtu) {
-  return mtu > kHeaderSize + kDigestSize ? uint32_t(mtu - kHeaderSize - kDigestSize) : 0;
+inline bool is_digest_error(DecodeError e) {
+  return e == DecodeError::kHeaderDigest || e == DecodeError::kDataDigest;
 }
 
-// Builds a whole frame into a vector (control frames; the data path uses TxFrame pieces).
-std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
-                                 FrameHeader h, std::span<const uint8_t> payload);
+// Parses and checks a whole frame (docs/PROTOCOL.md §3.3): the header CRC before any field is
+// used, then every segment's kind and lengths, then the data digest when the frame has one. Never
+// reads outside `bytes`. On success the segments' spans point into `bytes`.
+DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Frame* out);
 
-// Connect request/response payloads (16 bytes each).
-constexpr size_t kConnectPayloadSize = 16;
+// Builds one frame holding the given segments into a vector (control frames, tests, tools; the
+// data path uses TxBatch). `data_digest` appends the data digest. Segments whose sizes do not fit
+// the kinds' rules are built as given (tests use that to make malformed frames).
+struct SegmentSpec {
+  SegmentHeader h;
+  std::span<const uint8_t> meta;
+  std::span<const uint8_t> data;
+};
+std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
+                                 const FrameAddress& a, std::span<const SegmentSpec> segs, bool data_digest);
+// One segment.
+std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
+                                 const FrameAddress& a, const SegmentHeader& h, std::span<const uint8_t> meta,
+                                 std::span<const uint8_t> data = {}, bool data_digest = false);
+
+// The largest frame (Ethernet payload bytes) usable on a link of `mtu`, and the bytes of segments
+// (headers, metadata, data) that fit in one such frame.
+inline uint32_t segment_budget(uint32_t max_frame) {
+  return max_frame > kFrameOverhead ? uint32_t(max_frame - kFrameOverhead) : 0;
+}
+// Data bytes one Data segment alone in a frame can carry.
+inline uint32_t max_data_per_frame(uint32_t max_frame) {
+  uint32_t b = segment_budget(max_frame);
+  return b > kSegmentHeaderSize ? b - uint32_t(kSegmentHeaderSize) : 0;
+}
+
+// ---- metadata of the segment kinds ----
+
+// Connect Request/Response (16 bytes each).
+constexpr size_t kConnectMetaSize = 16;
 namespace digest_bits {
-constexpr uint8_t kHeader = 1u << 0;
-constexpr uint8_t kData = 1u << 1;
+constexpr uint8_t kData = 1u << 0;
 }  // namespace digest_bits
 struct ConnectRequest {
-  uint16_t queue_size = 0;     // entries requested
-  uint32_t max_payload = 0;    // largest payload the sender accepts in one frame
-  uint8_t digests = 0;         // digest_bits requested
+  uint16_t queue_size = 0;  // entries requested
+  uint32_t max_frame = 0;   // largest frame (Ethernet payload bytes) the sender accepts: its MTU
+  uint8_t digests = 0;      // digest_bits requested
 };
 enum class ConnectResult : uint16_t {
   kAccepted = 0,
@@ -130,22 +182,32 @@ enum class ConnectResult : uint16_t {
 };
 struct ConnectResponse {
   ConnectResult result = ConnectResult::kAccepted;
-  uint16_t queue_size = 0;     // entries granted
-  uint32_t max_payload = 0;    // payload bytes per frame both ways
-  uint8_t digests = 0;         // digests in force
-  uint32_t max_transfer = 0;   // largest data transfer of one command, bytes
+  uint16_t queue_size = 0;    // entries granted
+  uint32_t max_frame = 0;     // frame size limit both ways: min of both ends' MTUs
+  uint8_t digests = 0;        // digests in force
+  uint32_t max_transfer = 0;  // largest data transfer of one command, bytes
 };
 void encode_connect_request(const ConnectRequest& r, uint8_t* out);
-bool decode_connect_request(std::span<const uint8_t> p, ConnectRequest* out);
+bool decode_connect_request(std::span<const uint8_t> meta, ConnectRequest* out);
 void encode_connect_response(const ConnectResponse& r, uint8_t* out);
-bool decode_connect_response(std::span<const uint8_t> p, ConnectResponse* out);
+bool decode_connect_response(std::span<const uint8_t> meta, ConnectResponse* out);
 
-// Retransmit request payload: a count and (offset, length) pairs of missing data.
+// Retransmit Request: a count and (offset, length) pairs of missing data.
 struct ByteRange {
   uint32_t offset = 0, length = 0;
 };
+inline size_t retransmit_meta_size(size_t ranges) {
+  return 4 + 8 * ranges;
+}
+// Ranges one Retransmit Request may list in a frame of `max_frame`.
+inline size_t max_retransmit_ranges(uint32_t max_frame) {
+  uint32_t b = segment_budget(max_frame);
+  return b > kSegmentHeaderSize + 4 ? (b - kSegmentHeaderSize - 4) / 8 : 0;
+}
+void encode_retransmit_request(std::span<const ByteRange> ranges, uint8_t* out);
 std::vector<uint8_t> encode_retransmit_request(const std::vector<ByteRange>& ranges);
-bool decode_retransmit_request(std::span<const uint8_t> p, std::vector<ByteRange>* out);
+// Rejects a count that the metadata does not hold exactly.
+bool decode_retransmit_request(std::span<const uint8_t> meta, std::vector<ByteRange>* out);
 
 enum class TerminateReason : uint16_t {
   kHostDisconnect = 1,
@@ -155,16 +217,17 @@ enum class TerminateReason : uint16_t {
   kTargetShutdown = 5,
   kConfigurationChange = 6,  // the subsystem or the host's access was removed from the target
 };
+constexpr size_t kTerminateMetaSize = 4;
 const char* terminate_reason_name(TerminateReason r);
 
-// Discovery query payload: host NQN and an optional subsystem NQN filter, 256 bytes each.
+// Discover Query: host NQN and an optional subsystem NQN filter, 256 bytes each.
 constexpr size_t kDiscoverQuerySize = 512;
 struct DiscoverQuery {
   std::string hostnqn;
   std::string subnqn;  // empty: all subsystems
 };
 void encode_discover_query(const DiscoverQuery& q, uint8_t* out);
-bool decode_discover_query(std::span<const uint8_t> p, DiscoverQuery* out);
+bool decode_discover_query(std::span<const uint8_t> meta, DiscoverQuery* out);
 
 struct DiscoverEntry {
   std::string subnqn;
@@ -172,9 +235,9 @@ struct DiscoverEntry {
   bool read_only = false;
   uint64_t capacity_bytes = 0;
 };
-// Packs as many entries as fit in `max_payload`, starting at `first`; returns how many were packed.
-size_t encode_discover_reply(const std::vector<DiscoverEntry>& entries, size_t first, uint32_t max_payload,
+// Packs as many entries as fit in `max_meta` bytes, starting at `first`; returns how many were packed.
+size_t encode_discover_reply(const std::vector<DiscoverEntry>& entries, size_t first, size_t max_meta,
                              std::vector<uint8_t>* out);
-bool decode_discover_reply(std::span<const uint8_t> p, std::vector<DiscoverEntry>* out);
+bool decode_discover_reply(std::span<const uint8_t> meta, std::vector<DiscoverEntry>* out);
 
 }  // namespace nvmeoe

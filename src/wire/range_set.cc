@@ -15,10 +15,10 @@ uint64_t RangeSet::add(uint64_t offset, uint64_t len) {
     return len;
   }
   // First range whose end is >= b (could touch or overlap).
-  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), b,
-                             [](const std::pair<uint64_t, uint64_t>& r, uint64_t v) { return r.second < v; });
+  Range* it =
+      std::lower_bound(ranges_.begin(), ranges_.end(), b, [](const Range& r, uint64_t v) { return r.second < v; });
   uint64_t already = 0;
-  auto first = it;
+  Range* first = it;
   while (it != ranges_.end() && it->first <= e) {
     uint64_t ob = std::max(it->first, b), oe = std::min(it->second, e);
     if (oe > ob) already += oe - ob;
@@ -27,7 +27,7 @@ uint64_t RangeSet::add(uint64_t offset, uint64_t len) {
     ++it;
   }
   it = ranges_.erase(first, it);
-  ranges_.insert(it, {b, e});
+  ranges_.insert(it, Range{b, e});
   covered_ += len - already;
   return len - already;
 }

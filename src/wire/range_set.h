@@ -1,12 +1,14 @@
 // A set of received byte ranges of one command's data, for reassembly that does not depend on
 // frame order and tolerates duplicates and overlaps. Small and sorted: ranges coalesce as they
-// arrive, so in-order arrival keeps one range.
+// arrive, so in-order arrival keeps one range, held inline.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "common/small_vector.h"
 
 namespace nvmeoe {
 
@@ -27,7 +29,12 @@ class RangeSet {
   }
 
  private:
-  std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // [begin, end), sorted, disjoint, non-adjacent
+  struct Range {
+    uint64_t first, second;
+  };
+  // [begin, end), sorted, disjoint, non-adjacent; inline for the common case (in-order data, a
+  // few holes): no allocation per command.
+  SmallVector<Range, 4> ranges_;
   uint64_t covered_ = 0;
 };
 

@@ -50,7 +50,7 @@ run_at_mtu() {
   connect_host -n "$NQN" -i 2 --link af_xdp
   has_xdp "$NS_H" "$VETH_H" || fail "no XDP program on $VETH_H while the agent runs"
   nv list -v | grep -E "via $VETH_H, link af_xdp (native|generic)" || fail "nvmeoe list -v does not show the AF_XDP link"
-  nv list -v -o json | jq -e --arg c "$CTRL" '.Controllers[] | select(.Controller == $c) | .Link | startswith("af_xdp")' \
+  nv list -v -o json | jq -e --arg c "$CTRL" '.Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .Link | startswith("af_xdp")' \
     >/dev/null || fail "nvmeoe list -v -o json has no Link af_xdp for $CTRL"
   local size lba
   for size in 512 4096 131072 1048576; do

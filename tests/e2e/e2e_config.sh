@@ -73,6 +73,23 @@ bad trtype 'ports\[0\]\.addr\.trtype: unsupported transport .tcp.' '.ports[0].ad
 expect_fail 10 "cannot read configuration file" ip netns exec "$NS_T" "$TARGET" --config "$NETNS_TMP/missing.json"
 expect_fail 10 "excludes --nqn" ip netns exec "$NS_T" "$TARGET" --config "$CFG" --nqn "$S1"
 
+step "resource limits: flags and the \"limits\" key, checked, in --dump-config"
+expect_fail 10 "reserved_associations \\(5000\\) must be below max_associations \\(4096\\)" \
+  ip netns exec "$NS_T" "$TARGET" --config "$CFG" --reserved-associations 5000
+expect_fail 10 "max-associations" ip netns exec "$NS_T" "$TARGET" --config "$CFG" --max-associations 3
+in_t "$TARGET" --config "$CFG" --max-unbound 100 --dump-config | jq -e '.limits.max_unbound == 100' >/dev/null ||
+  fail "--dump-config does not show the limit given as a flag"
+
+step "hostile files (tests/configs/hostile): exit 1 with a short message naming the file, no crash"
+for f in "$REPO"/tests/configs/hostile/*.json; do
+  rc=0
+  out=$(in_t timeout 10 "$TARGET" --config "$f" 2>&1) || rc=$?
+  [ "$rc" = 1 ] || fail "$(basename "$f"): exit status $rc (expected 1): $(printf '%s' "$out" | cut -c1-300)"
+  printf '%s' "$out" | grep -qF "$f:" || fail "$(basename "$f"): the message does not name the file: ${out:0:300}"
+  [ "${#out}" -lt 1000 ] || fail "$(basename "$f"): a ${#out}-byte message (the value echoed whole?)"
+  echo "    $(basename "$f"): ${out:0:160}"
+done
+
 step "a target from the file serves both subsystems to their hosts"
 start_target "$NETNS_TMP/target.log" --config "$CFG"
 connect_host -n "$S1" -q "$H1"
@@ -84,7 +101,7 @@ write_verify "${C2}n1" 8 8192 "$NETNS_TMP/s2n1.img"
 expect_fail 30 "refused host NQN" ip netns exec "$NS_H" "$NVMEOE" connect -a "$MAC_T" --host-iface "$VETH_H" -n "$S1" -q "$H2"
 
 nscount() {  # nscount CTRL
-  nv list -v -o json | jq -r --arg c "$1" '.Controllers[] | select(.Controller == $c) | .Namespaces | length'
+  nv list -v -o json | jq -r --arg c "$1" '.Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .Namespaces | length'
 }
 wait_log() {  # wait_log PATTERN
   local i
@@ -104,7 +121,7 @@ out=$(nv discover --host-iface "$VETH_H2" -q "$H1" -a "$MAC_T2" --log-page) || f
 echo "$out" | grep -q "Number of Records 3," || fail "the log page should list S1 and S2 on port 1 and S2 on port 2: $out"
 echo "$out" | grep -A3 "portid:  2" | grep -q "subnqn:  $S2" || fail "the log page lacks $S2 on port 2: $out"
 expect_fail 30 "has no subsystem" ip netns exec "$NS_H" "$NVMEOE" connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S1" -q "$H1"
-out=$(nv connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S2" -q "$H1") || fail "connect to $S2 through port 2 failed: $out"
+out=$(nv connect -a "$MAC_T2" --host-iface "$VETH_H2" -n "$S2" -q "$H1" -i 1) || fail "connect to $S2 through port 2 failed: $out"
 C4=$(printf '%s\n' "$out" | grep -oE '\bnvmeoe[0-9]+\b' | head -n1)
 netns_on_cleanup "ip netns exec '$NS_H' '$NVMEOE' disconnect '$C4'"
 write_verify "${C4}n1" 64 8192 "$NETNS_TMP/s2n1.img"

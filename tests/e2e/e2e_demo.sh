@@ -20,7 +20,8 @@ LOG="$TMP/demo.log"
 [ ! -e "$COPY/build" ] || fail "the copy already has a build directory"
 
 rc=0
-(cd "$COPY" && TMPDIR="$TMP" bash scripts/demo.sh) >"$LOG" 2>&1 </dev/null &
+# With ccache (run-all.sh uses it), the copy's objects are found under their relative paths.
+(cd "$COPY" && TMPDIR="$TMP" CCACHE_BASEDIR="$COPY" bash scripts/demo.sh) >"$LOG" 2>&1 </dev/null &
 demo=$!
 wait "$demo" || rc=$?
 cat "$LOG"

@@ -75,7 +75,7 @@ echo "$out"
 [ "$(echo "$out" | grep -cE '^nvmeoe[0-9]+$')" = 2 ] || fail "connect-all should print 2 controller names"
 list=$(h list -v -o json)
 for nqn in "$NQN_A1" "$NQN_B"; do
-  [ "$(echo "$list" | jq --arg n "$nqn" '[.Controllers[] | select(.SubsystemNQN == $n)] | length')" = 1 ] ||
+  [ "$(echo "$list" | jq --arg n "$nqn" '[.Devices[].Subsystems[] | select(.SubsystemNQN == $n) | .Controllers[]] | length')" = 1 ] ||
     fail "nvmeoe list -v should show one controller of $nqn: $list"
 done
 out=$(h connect-all --host-iface "$IF_HOST" -q "$HOSTNQN" 2>&1) || fail "second connect-all failed: $out"
@@ -84,7 +84,7 @@ echo "$out" | grep -qE '^nvmeoe[0-9]+$' && fail "second connect-all connected ag
 [ "$(echo "$out" | grep -c 'already connected')" = 2 ] || fail "second connect-all should skip both: $out"
 
 step "I/O through a controller found by discovery"
-node=$(echo "$list" | jq -r --arg n "$NQN_B" '.Controllers[] | select(.SubsystemNQN == $n) | .Namespaces[0]')
+node=$(echo "$list" | jq -r --arg n "$NQN_B" '.Devices[].Subsystems[] | select(.SubsystemNQN == $n) | .Controllers[0].Namespaces[0].NameSpace')
 [ -n "$node" ] || fail "no namespace node in nvmeoe list"
 head -c 4096 /dev/urandom >"$NETNS_TMP/in"
 h write "$node" -s 0 -c 7 -z 4096 -d "$NETNS_TMP/in" >/dev/null || fail "write to $node failed"
@@ -94,9 +94,9 @@ cmp -s "$NETNS_TMP/in" "$NETNS_TMP/out" || fail "read-back differs on $node"
 step "disconnect by NQN, target MAC and interface (what nvmeoe-connect@.service stops with)"
 expect_fail 10 "give -n too" ip netns exec "$NS_HOST" "$NVMEOE" disconnect -a "$MAC_B"
 h disconnect -n "$NQN_B" -a "$MAC_A" --host-iface "$IF_HOST" >/dev/null || fail "disconnect with no match failed"
-[ "$(h list -v -o json | jq '.Controllers | length')" = 2 ] || fail "a disconnect naming the wrong MAC removed a controller"
+[ "$(h list -v -o json | jq '[.Devices[].Subsystems[].Controllers[]] | length')" = 2 ] || fail "a disconnect naming the wrong MAC removed a controller"
 h disconnect -n "$NQN_B" -a "$MAC_B" --host-iface "$IF_HOST" >/dev/null || fail "disconnect -n -a --host-iface failed"
-left=$(h list -v -o json | jq -r '[.Controllers[].SubsystemNQN] | join(" ")')
+left=$(h list -v -o json | jq -r '[.Devices[].Subsystems[].Controllers[].SubsystemNQN] | join(" ")')
 [ "$left" = "$NQN_A1" ] || fail "after disconnecting $NQN_B at $MAC_B, left: '$left'"
 h disconnect-all >/dev/null || fail "disconnect-all failed"
 

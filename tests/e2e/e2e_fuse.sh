@@ -122,7 +122,7 @@ echo "    -> $out" | head -n1
 echo "$out" | grep -qiE 'space|too large' || fail "write past the end: unexpected error: $out"
 
 step "fsync reaches the target as NVMe Flush; punch-hole reads back zeroes"
-io_commands() { nvh list -v -o json | jq --arg c "$CTRL" '[.Controllers[] | select(.Controller == $c) | .Queues[] | select(.QueueId > 0) | .Commands] | add'; }
+io_commands() { nvh list -v -o json | jq --arg c "$CTRL" '[.Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .Queues[] | select(.QueueId > 0) | .Commands] | add'; }
 before=$(io_commands)
 timeout 30 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); os.fsync(fd)' "$FUSE_FILE1" ||
   fail "fsync failed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Garbage frames of every kind (random bytes, truncated headers, huge length fields, unknown
-# associations, bad versions, wrong EtherTypes) sent from the host namespace to the target's MAC
+# Garbage frames of every kind (random bytes, truncated headers, huge length fields, packed frames
+# whose segments contradict each other, unknown associations, bad versions, version 1 Connect
+# Requests, wrong EtherTypes) sent from the host namespace to the target's MAC
 # while a connected host keeps doing verified I/O: the target must stay up, the host's I/O must
 # keep succeeding, and all data must verify at the end (read-back and backing file).
 source "$(dirname "$0")/lib.sh"
@@ -8,7 +9,7 @@ e2e_init garb "$RAWSEND"
 
 NQN=nqn.2024-01.io.nvmeoe:e2e-garbage
 FRAMES=${GARBAGE_FRAMES:-4000}   # per mode, paced
-MODES=(random truncated huge-length unknown-association bad-version wrong-ethertype)
+MODES=(random truncated huge-length packed-garbage unknown-association bad-version v1-connect wrong-ethertype)
 
 netns_create 1500
 BACKING="$NETNS_TMP/disk.img"

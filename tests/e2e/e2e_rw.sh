@@ -30,7 +30,7 @@ run_at_mtu() {
   echo "$table"
   echo "$table" | grep -qE "^$n1 " || fail "nvmeoe list has no $n1 row"
   echo "$table" | grep -qE "^$n2 " || fail "nvmeoe list has no $n2 row"
-  echo "$table" | head -n1 | grep -qE '^Node +Generic +SN +Model +Namespace +Usage +Format +FW Rev' ||
+  head -n1 <<<"$table" | grep -qE '^Node +Generic +SN +Model +Namespace +Usage +Format +FW Rev' ||
     fail "nvmeoe list header is not nvme-cli's"
   echo "$table" | grep -E "^$n1 " | grep -qE '2\.15 +GB' || fail "$n1 does not show 2.15 GB"
   echo "$table" | grep -E "^$n2 " | grep -qE '1\.07 +GB' || fail "$n2 does not show 1.07 GB"
@@ -47,7 +47,7 @@ run_at_mtu() {
   nv list -v | grep -q "$NQN" || fail "nvmeoe list -v does not show the subsystem NQN"
   json=$(nv list -o json -v) || fail "nvmeoe list -o json -v failed"
   echo "$json" | jq -e --arg c "$CTRL" --arg nqn "$NQN" '
-      .Controllers[] | select(.Controller == $c) | .IOQueues == 2 and .SubsystemNQN == $nqn' >/dev/null ||
+      .Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .IOQueues == 2 and .SubsystemNQN == $nqn' >/dev/null ||
     fail "nvmeoe list -v -o json does not show 2 I/O queues for $CTRL: $json"
 
   step "MTU $mtu: write/read/verify 512 B, 4 KiB, 128 KiB, 1 MiB (read-back and backing files)"

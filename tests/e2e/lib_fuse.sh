@@ -73,12 +73,12 @@ fuse_connect() {
   [ -n "$CTRL" ] || fail "nvmeoe connect printed no controller name: $out"
   FUSE_CTRLS+=("$CTRL")
   info=$(nvh list -v -o json)
-  AGENT_PID=$(jq -r --arg c "$CTRL" '.Controllers[] | select(.Controller == $c) | .AgentPid' <<<"$info")
+  AGENT_PID=$(jq -r --arg c "$CTRL" '.Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .AgentPid' <<<"$info")
   netns_track_pid "$AGENT_PID"
-  [ "$(jq -r --arg c "$CTRL" '.Controllers[] | select(.Controller == $c) | .Frontend' <<<"$info")" = fuse ] ||
+  [ "$(jq -r --arg c "$CTRL" '.Devices[].Subsystems[].Controllers[] | select(.Controller == $c) | .Frontend' <<<"$info")" = fuse ] ||
     fail "nvmeoe list -v -o json does not show the fuse frontend for $CTRL: $info"
-  FUSE_FILE1=$(jq -r --arg n "${CTRL}n1" '.Devices[] | select(.Name == $n) | .DevicePath' <<<"$info")
-  FUSE_FILE2=$(jq -r --arg n "${CTRL}n2" '.Devices[] | select(.Name == $n) | .DevicePath' <<<"$info")
+  FUSE_FILE1=$(jq -r --arg n "${CTRL}n1" '.Devices[].Subsystems[].Controllers[].Namespaces[] | select(.NameSpace == $n) | .DevicePath' <<<"$info")
+  FUSE_FILE2=$(jq -r --arg n "${CTRL}n2" '.Devices[].Subsystems[].Controllers[].Namespaces[] | select(.NameSpace == $n) | .DevicePath' <<<"$info")
   FUSE_MNT=$(dirname "$FUSE_FILE1")
   FUSE_MOUNTPOINTS+=("$FUSE_MNT")
   [ -f "$FUSE_FILE1" ] || fail "FUSE file $FUSE_FILE1 of ${CTRL}n1 does not exist"

@@ -1,9 +1,9 @@
 // Tests for src/backend: size parsing, the RAM backend, and the io_uring backend on files (/tmp,
 // and /dev/shm for tmpfs) and, when running as root, on a loop block device.
 #include "backend/backend.h"
-#include "backend/uring_backend.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
+#include "backend/uring_backend.h"
 
 namespace nvmeoe {
 namespace {
@@ -166,8 +166,9 @@ void check_io(Backend& b) {
   struct Range {
     uint64_t offset, length;
   };
-  const Range singles[] = {{0, 512},          {512, 4096},          {kMiB + 1536, 8704}, {3 * kMiB, 64 * kKiB},
-                           {size - kMiB, kMiB}, {size - 512, 512}, {7 * 512, kMiB},     {2 * kMiB - 512, 1024}};
+  const Range singles[] = {
+      {0, 512},          {512, 4096},     {kMiB + 1536, 8704},   {3 * kMiB, 64 * kKiB}, {size - kMiB, kMiB},
+      {size - 512, 512}, {7 * 512, kMiB}, {2 * kMiB - 512, 1024}};
   for (const Range& r : singles) {
     fill_random(rng, wbuf.get(), r.length);
     ASSERT_EQ(run_op(b, make_op(BackendOpKind::kWrite, r.offset, r.length, wbuf.get(), 0)), 0);
@@ -226,9 +227,19 @@ TEST(BackendParseSize, Accepts) {
   const struct {
     const char* text;
     uint64_t bytes;
-  } cases[] = {{"512", 512},      {"4096", 4096},    {"1024B", 1024},     {"64K", 64 * kKiB}, {"64k", 64 * kKiB},
-               {"64KiB", 64 * kKiB}, {"64kb", 64 * kKiB}, {"1M", kMiB},    {"20G", 20 * kGiB}, {"20GiB", 20 * kGiB},
-               {"20g", 20 * kGiB}, {"1T", 1024 * kGiB}, {"3tib", 3 * 1024 * kGiB}};
+  } cases[] = {{"512", 512},
+               {"4096", 4096},
+               {"1024B", 1024},
+               {"64K", 64 * kKiB},
+               {"64k", 64 * kKiB},
+               {"64KiB", 64 * kKiB},
+               {"64kb", 64 * kKiB},
+               {"1M", kMiB},
+               {"20G", 20 * kGiB},
+               {"20GiB", 20 * kGiB},
+               {"20g", 20 * kGiB},
+               {"1T", 1024 * kGiB},
+               {"3tib", 3 * 1024 * kGiB}};
   for (const auto& c : cases) {
     Result<uint64_t> r = parse_size(c.text);
     ASSERT_TRUE(r) << c.text << ": " << r.status().message();
@@ -237,9 +248,28 @@ TEST(BackendParseSize, Accepts) {
 }
 
 TEST(BackendParseSize, Rejects) {
-  const char* cases[] = {"",  "abc", "G",    "12X",    "0",   "0K",    "100",   "1.5G", "-1",   " 1G",
-                         "1G ", "1iB", "1GiBx", "1GB2", "1 G", "0x200", "512iB", "1KK",  "18446744073709551616",
-                         "99999999999999999999", "16777216T", "18446744073709551615"};
+  const char* cases[] = {"",
+                         "abc",
+                         "G",
+                         "12X",
+                         "0",
+                         "0K",
+                         "100",
+                         "1.5G",
+                         "-1",
+                         " 1G",
+                         "1G ",
+                         "1iB",
+                         "1GiBx",
+                         "1GB2",
+                         "1 G",
+                         "0x200",
+                         "512iB",
+                         "1KK",
+                         "18446744073709551616",
+                         "99999999999999999999",
+                         "16777216T",
+                         "18446744073709551615"};
   for (const char* text : cases) {
     Result<uint64_t> r = parse_size(text);
     EXPECT_FALSE(r) << "'" << text << "' parsed as " << (r ? *r : 0);
@@ -290,7 +320,8 @@ TEST(RamBackend, SubmitThenReap) {
   EXPECT_EQ(b.reap([&](const BackendCompletion& c) {
     tags.push_back(c.tag);
     EXPECT_EQ(c.result, 0);
-  }), 2u);
+  }),
+            2u);
   EXPECT_EQ(tags, (std::vector<uint64_t>{7, 8}));
   EXPECT_EQ(b.in_flight(), 0u);
   EXPECT_EQ(b.reap([](const BackendCompletion&) {}), 0u);
@@ -482,8 +513,7 @@ TEST_P(UringFileTest, ReadPastEndOfShrunkFileIsZero) {
   ASSERT_EQ(::truncate(file.path().c_str(), 512 * kKiB), 0);
   std::memset(data.get(), 0xee, kMiB);
   ASSERT_EQ(run_op(b, make_op(BackendOpKind::kRead, 0, kMiB, data.get(), 0)), 0);
-  for (uint64_t i = 0; i < kMiB; ++i)
-    ASSERT_EQ(data.get()[i], i < 512 * kKiB ? 0x5a : 0) << "byte " << i;
+  for (uint64_t i = 0; i < kMiB; ++i) ASSERT_EQ(data.get()[i], i < 512 * kKiB ? 0x5a : 0) << "byte " << i;
 }
 
 // On tmpfs a read or write is a memory copy: submit() does it inline, so the completion is there

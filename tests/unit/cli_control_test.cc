@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "cli/admin_control.h"
 #include "cli/agent_server.h"
 #include "cli/control.h"
 #include "nvme/spec.h"
@@ -149,9 +150,15 @@ class FakeController : public HostController {
     dsm_ranges_ = ranges.size();
     cb(Completion{});
   }
-  void admin(std::span<const uint8_t>, std::span<uint8_t>, IoCallback cb) override {
-    cb(Completion{sc::kInvalidOpcode});
+  // Answers Identify (the data filled with its CNS) and counts every admin command it sees.
+  void admin(std::span<const uint8_t> sqe, std::span<uint8_t> data, IoCallback cb) override {
+    ++admin_commands_;
+    Sqe s = decode_sqe(sqe.data());
+    if (s.opcode != admin_opcode::kIdentify) return cb(Completion{sc::kInvalidOpcode});
+    std::fill(data.begin(), data.end(), uint8_t(s.cdw10));
+    cb(Completion{0, 0x1234, 0x5678});
   }
+  int admin_commands_ = 0;
   void disconnect() override { alive_ = false; }
 
   std::vector<uint8_t> data_;
@@ -347,6 +354,100 @@ TEST(ControlStreamTest, OverlongLineIsRefused) {
   EXPECT_NE(s.message().find("too long"), std::string::npos);
   ::shutdown(b.fd(), SHUT_RDWR);
   writer.join();
+}
+
+TEST_F(AgentServerTest, AdminCommandsPassThroughWithTheirData) {
+  Sqe id;
+  id.opcode = admin_opcode::kIdentify;
+  id.cdw10 = 1;
+  std::vector<uint8_t> in;
+  auto r = control_call(*client_, make_admin_request(id, 4096), {}, &in);
+  ASSERT_TRUE(r) << r.status().message();
+  ASSERT_EQ(r->kind, ControlReply::Kind::kOk) << r->describe();
+  EXPECT_TRUE(r->has_cqe);
+  EXPECT_EQ(r->dw0, 0x1234u);
+  EXPECT_EQ(r->dw1, 0x5678u);
+  ASSERT_EQ(in.size(), 4096u);
+  EXPECT_EQ(in[0], 1);
+  EXPECT_EQ(in[4095], 1);
+  // An NVMe error comes back as a status; the connection stays usable.
+  Sqe gf;
+  gf.opcode = admin_opcode::kGetFeatures;
+  auto e = control_call(*client_, make_admin_request(gf, 0));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, ControlReply::Kind::kNvmeStatus);
+  EXPECT_EQ(e->status, sc::kInvalidOpcode);
+}
+
+TEST_F(AgentServerTest, AdminCommandsThatWouldDisturbTheAssociationAreRefused) {
+  Sqe connect;
+  connect.opcode = admin_opcode::kFabrics;
+  connect.nsid = fabrics_type::kConnect;
+  Sqe prop_set;
+  prop_set.opcode = admin_opcode::kFabrics;
+  prop_set.nsid = fabrics_type::kPropertySet;
+  Sqe aer;
+  aer.opcode = admin_opcode::kAsyncEventRequest;
+  Sqe vendor;
+  vendor.opcode = 0xc1;
+  for (const Sqe& s : {connect, prop_set, aer, vendor}) {
+    auto r = control_call(*client_, make_admin_request(s, 0));
+    ASSERT_TRUE(r) << r.status().message();
+    EXPECT_EQ(r->kind, ControlReply::Kind::kError) << int(s.opcode);
+    EXPECT_NE(r->error.find("not allowed"), std::string::npos) << r->error;
+  }
+  // Over the controller's maximum transfer (4 KiB here): refused before it reaches the controller.
+  Sqe id;
+  id.opcode = admin_opcode::kIdentify;
+  auto big = control_call(*client_, make_admin_request(id, 8192));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->kind, ControlReply::Kind::kError);
+  EXPECT_NE(big->error.find("maximum transfer"), std::string::npos) << big->error;
+  // Data for a command that transfers none.
+  Sqe ka;
+  ka.opcode = admin_opcode::kKeepAlive;
+  ControlRequest bad = make_admin_request(ka, 0);
+  bad.data_len = 16;
+  auto none = control_call(*client_, bad);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->kind, ControlReply::Kind::kError);
+  EXPECT_EQ(fake_.admin_commands_, 0) << "nothing refused reached the controller";
+}
+
+TEST(ControlCodecTest, AdminRequestsRoundTripAndBadOnesAreRejected) {
+  Sqe s;
+  s.opcode = admin_opcode::kGetLogPage;
+  s.nsid = 0xffffffff;
+  s.cdw10 = 0x007f0002;
+  s.cdw12 = 0x200;
+  ControlRequest req = make_admin_request(s, 512);
+  auto back = decode_request(encode_request(req));
+  ASSERT_TRUE(back) << back.status().message();
+  EXPECT_EQ(back->op, ControlOp::kAdmin);
+  EXPECT_EQ(back->data_len, 512u);
+  EXPECT_EQ(back->bytes, 0u);
+  Sqe d = decode_sqe(back->sqe.data());
+  EXPECT_EQ(d.opcode, s.opcode);
+  EXPECT_EQ(d.nsid, s.nsid);
+  EXPECT_EQ(d.cdw10, s.cdw10);
+  EXPECT_EQ(d.cdw12, s.cdw12);
+  EXPECT_FALSE(decode_request(R"({"op":"admin","sqe":"00","data_len":0})"));
+  EXPECT_FALSE(decode_request(R"({"op":"admin","data_len":0})"));
+  std::string zeros(128, '0');
+  EXPECT_TRUE(decode_request(R"({"op":"admin","sqe":")" + zeros + R"(","data_len":0})"));
+  EXPECT_FALSE(decode_request(R"({"op":"admin","sqe":")" + std::string(127, '0') + R"(g","data_len":0})"));
+  EXPECT_FALSE(decode_request(R"({"op":"admin","sqe":")" + zeros + R"(","data_len":1000000})"));
+  EXPECT_FALSE(decode_request(R"({"op":"admin","sqe":")" + zeros + R"(","data_len":8,"bytes":9})"));
+  ControlReply ok = ControlReply::ok(16);
+  ok.has_cqe = true;
+  ok.dw0 = 7;
+  ok.dw1 = 0xffffffff;
+  auto rep = decode_reply(encode_reply(ok));
+  ASSERT_TRUE(rep);
+  EXPECT_TRUE(rep->has_cqe);
+  EXPECT_EQ(rep->dw0, 7u);
+  EXPECT_EQ(rep->dw1, 0xffffffffu);
+  EXPECT_EQ(rep->bytes, 16u);
 }
 
 }  // namespace

@@ -116,11 +116,12 @@ TEST(ListPrintTest, JsonHasNvmeCliKeysInOrder) {
   std::vector<std::string> keys;
   for (auto it = d.begin(); it != d.end(); ++it) keys.push_back(it.key());
   // nvme-cli's keys in its order, then nvmeoe's own.
-  EXPECT_EQ(keys,
-            (std::vector<std::string>{"NameSpace", "DevicePath", "Firmware", "ModelNumber", "SerialNumber", "UsedBytes",
-                                      "MaximumLBA", "PhysicalSize", "SectorSize", "Name", "Frontend"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"NameSpace", "DevicePath", "GenericPath", "Firmware", "ModelNumber",
+                                            "SerialNumber", "UsedBytes", "MaximumLBA", "PhysicalSize", "SectorSize",
+                                            "Name", "Frontend"}));
   EXPECT_EQ(d["NameSpace"], 1);
   EXPECT_EQ(d["DevicePath"], "nvmeoe0n1");
+  EXPECT_EQ(d["GenericPath"], "nvmeoe0n1");
   EXPECT_EQ(d["UsedBytes"], 20 * kGiB);
   EXPECT_EQ(d["MaximumLBA"], 20 * kGiB / 512);
   EXPECT_EQ(d["PhysicalSize"], 20 * kGiB);
@@ -128,23 +129,43 @@ TEST(ListPrintTest, JsonHasNvmeCliKeysInOrder) {
   EXPECT_EQ(d["Name"], "nvmeoe0n1");
   EXPECT_EQ(d["Frontend"], "none");
   EXPECT_EQ(j["Devices"][1]["UsedBytes"], 0);
-  EXPECT_FALSE(j.contains("Controllers"));
   EXPECT_EQ(list_json(ListModel{}, false).dump(), R"({"Devices":[]})");
 }
 
-TEST(ListPrintTest, VerboseJsonAddsControllerDetails) {
+TEST(ListPrintTest, VerboseJsonHasNvmeCliLayout) {
   auto j = list_json(sample_model(), true);
-  ASSERT_EQ(j["Controllers"].size(), 1u);
-  const auto& c = j["Controllers"][0];
+  // nvme-cli 2.16: Devices[] (per host) > Subsystems[] > Controllers[] > Namespaces[].
+  ASSERT_EQ(j["Devices"].size(), 1u);
+  const auto& host = j["Devices"][0];
+  EXPECT_EQ(host.begin().key(), "HostNQN");
+  ASSERT_EQ(host["Subsystems"].size(), 1u);
+  const auto& sub = host["Subsystems"][0];
+  EXPECT_EQ(sub["Subsystem"], "nvmeoe-subsys0");
+  EXPECT_EQ(sub["SubsystemNQN"], "nqn.2024-01.io.nvmeoe:disk1");
+  EXPECT_EQ(sub["Namespaces"], nlohmann::ordered_json::array());
+  ASSERT_EQ(sub["Controllers"].size(), 1u);
+  const auto& c = sub["Controllers"][0];
+  std::vector<std::string> keys;
+  for (auto it = c.begin(); it != c.end() && keys.size() < 8; ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"Controller", "Cntlid", "SerialNumber", "ModelNumber", "Firmware",
+                                            "Transport", "Address", "Slot"}));
   EXPECT_EQ(c["Controller"], "nvmeoe0");
+  EXPECT_EQ(c["Cntlid"], "1");
+  EXPECT_EQ(c["Transport"], "eth");
+  EXPECT_EQ(c["Address"], "traddr=02:00:00:00:00:01,trsvcid=0x88b5,host_iface=veth0");
   EXPECT_EQ(c["TargetMAC"], "02:00:00:00:00:01");
   EXPECT_EQ(c["HostInterface"], "veth0");
-  EXPECT_EQ(c["SubsystemNQN"], "nqn.2024-01.io.nvmeoe:disk1");
-  EXPECT_EQ(c["Cntlid"], 1);
   EXPECT_EQ(c["State"], "live");
   ASSERT_EQ(c["Queues"].size(), 2u);
   EXPECT_EQ(c["Queues"][1]["Retransmits"], 2);
-  EXPECT_EQ(c["Namespaces"], nlohmann::ordered_json({"nvmeoe0n1", "nvmeoe0n2"}));
+  ASSERT_EQ(c["Namespaces"].size(), 2u);
+  const auto& ns = c["Namespaces"][0];
+  keys.clear();
+  for (auto it = ns.begin(); it != ns.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"NameSpace", "Generic", "NSID", "UsedBytes", "MaximumLBA", "PhysicalSize",
+                                            "SectorSize", "DevicePath"}));
+  EXPECT_EQ(ns["NameSpace"], "nvmeoe0n1");
+  EXPECT_EQ(ns["NSID"], 1);
 }
 
 TEST(ListPrintTest, VerboseTablesFollowNvmeCliLayout) {
@@ -157,7 +178,7 @@ TEST(ListPrintTest, VerboseTablesFollowNvmeCliLayout) {
                "Subsystem    Namespaces      \n"),
       std::string::npos);
   EXPECT_NE(out.find("nvmeoe0  a1b2c3d4e5f6a7b8c9d0 nvmeoe                                   0.1.0    eth    "
-                     "traddr=02:00:00:00:00:01,host_iface=veth0 nvmeoe-subsys0 nvmeoe0n1, nvmeoe0n2\n"),
+                     "traddr=02:00:00:00:00:01,trsvcid=0x88b5,host_iface=veth0 nvmeoe-subsys0 nvmeoe0n1, nvmeoe0n2\n"),
             std::string::npos);
   EXPECT_NE(
       out.find("Device       Generic      NSID     Usage                      Format           Controllers     \n"),
@@ -208,14 +229,15 @@ TEST(ListPrintTest, LongFilePathsWidenTheNodeColumnAndItsDashes) {
 
 TEST(ListPrintTest, JsonAndVerboseCarryTheFrontend) {
   ListModel m = fuse_model();
+  auto plain = list_json(m, false);
+  EXPECT_EQ(plain["Devices"][0]["DevicePath"], "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1");
+  EXPECT_EQ(plain["Devices"][0]["Name"], "nvmeoe0n1");
+  EXPECT_EQ(plain["Devices"][1]["Frontend"], "fuse");
   auto j = list_json(m, true);
-  EXPECT_EQ(j["Devices"][0]["DevicePath"], "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1");
-  EXPECT_EQ(j["Devices"][0]["Name"], "nvmeoe0n1");
-  EXPECT_EQ(j["Devices"][1]["Frontend"], "fuse");
-  EXPECT_EQ(j["Controllers"][0]["Frontend"], "fuse");
-  EXPECT_EQ(j["Controllers"][0]["Namespaces"], nlohmann::ordered_json({"nvmeoe0n1", "nvmeoe0n2"}));
-  EXPECT_EQ(j["Controllers"][0]["Nodes"],
-            nlohmann::ordered_json({"/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1", "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2"}));
+  const auto& c = j["Devices"][0]["Subsystems"][0]["Controllers"][0];
+  EXPECT_EQ(c["Frontend"], "fuse");
+  EXPECT_EQ(c["Namespaces"][0]["NameSpace"], "nvmeoe0n1");
+  EXPECT_EQ(c["Namespaces"][1]["DevicePath"], "/run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2");
   std::string out = format_list_verbose(m);
   EXPECT_NE(out.find("  frontend:      fuse: /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n1, /run/nvmeoe/fuse/nvmeoe0/nvmeoe0n2\n"),
             std::string::npos);

@@ -245,6 +245,13 @@ TEST(PerfReportTest, TextReport) {
             "latency (us): mean 100.00  p50 100.00  p99 100.00  min 100.00  max 100.00\n"
             "reads: 3000  writes: 1000  errors: 0\n"
             "verify: 2000 blocks checked, 400 skipped, 0 mismatches\n");
+  // Frames of the run, per I/O; frames dropped for a bad digest when there were any.
+  r.frames_sent = 1000;
+  r.frames_received = 12000;
+  r.digest_errors = 3;
+  text = format_perf_text(r);
+  EXPECT_NE(text.find("frames per I/O: 0.25 sent, 3.00 received\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("frames dropped for a bad digest: 3\n"), std::string::npos) << text;
   r.mismatches = 1;
   r.first_error = "data mismatch";
   EXPECT_TRUE(r.failed());
@@ -260,6 +267,15 @@ TEST(PerfReportTest, JsonReport) {
   EXPECT_DOUBLE_EQ(j["latency_us"]["p99"].get<double>(), 100.0);
   EXPECT_EQ(j["errors"], 2);
   EXPECT_EQ(j["verify"]["mismatches"], 0);
+  EXPECT_EQ(j["frames"]["per_io"], 0.0);
+  r.frames_sent = 400;
+  r.frames_received = 1200;
+  r.digest_errors = 1;
+  j = perf_json(r);
+  EXPECT_EQ(j["frames"]["sent"], 400);
+  EXPECT_DOUBLE_EQ(j["frames"]["sent_per_io"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(j["frames"]["per_io"].get<double>(), 0.4);
+  EXPECT_EQ(j["digest_errors"], 1);
   EXPECT_TRUE(r.failed());
   r.verify = false;
   EXPECT_FALSE(perf_json(r).contains("verify"));

@@ -329,7 +329,7 @@ TEST_F(DiscoveryCoreTest, NamespaceChangesPostNamespaceAttributeNotices) {
   ASSERT_EQ(aer_a.completions, 1);
   EXPECT_EQ(aer_a.req.cqe.status, sc::kSuccess);
   EXPECT_EQ(aer_a.req.cqe.dw0, 0x00040002u);  // notice, namespace attribute changed, log page 04h
-  EXPECT_EQ(aer_b.completions, 0);             // another subsystem: no event
+  EXPECT_EQ(aer_b.completions, 0);            // another subsystem: no event
 
   core_.remove_namespace(core_.find_subsystem(kSubA), 1);
   TestRequest aer_a2;

@@ -1,15 +1,16 @@
 // Tests of the link layer: the in-memory cable, interface lookup, and PacketLink over a veth pair
 // between two network namespaces that each test creates and always deletes (root only).
+#include "link/link.h"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,7 +24,6 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "link/link.h"
 #include "link/netif.h"
 #include "link/tx_thread.h"
 
@@ -40,10 +40,16 @@ const MacAddress kMacB{{0x02, 0, 0, 0, 0, 0x0b}};
 // sequence number in `body`, and a 4-byte marker in `tail`, so all three TxFrame pieces are used.
 struct TestFrame {
   std::vector<uint8_t> head, body, tail;
-  TxFrame tx() const { return TxFrame{head, body, tail}; }
+  mutable std::array<std::span<const uint8_t>, 3> pieces;  // what tx() points to
+  TxFrame tx() const {
+    pieces = {head, body, tail};
+    return TxFrame{pieces.data(), 3, uint32_t(head.size() + body.size() + tail.size())};
+  }
 };
 
-uint8_t pattern_byte(uint32_t seq, size_t i) { return uint8_t(seq * 31 + i * 7 + (i >> 8)); }
+uint8_t pattern_byte(uint32_t seq, size_t i) {
+  return uint8_t(seq * 31 + i * 7 + (i >> 8));
+}
 
 TestFrame make_frame(MacAddress dst, MacAddress src, uint32_t seq, size_t payload) {
   TestFrame f;
@@ -141,14 +147,16 @@ TEST(TxThreadTest, BatchesArriveInOrderAndWaitMeansSent) {
         tx.wait();
         EXPECT_TRUE(tx.idle());
         // Everything posted so far is on the wire.
-        pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); }, 100000);
+        pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); },
+                        100000);
         EXPECT_EQ(got.size(), size_t(b + 1) * kPerBatch);
       }
     }
     tx.wait();
     EXPECT_EQ(tx.batches(), kBatches);
   }  // the destructor joins the thread
-  pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); }, 100000);
+  pair.b->receive([&](std::span<const uint8_t> f) { got.push_back(parse_frame(f, f.size() - kEthHeaderSize)); },
+                  100000);
   ASSERT_EQ(got.size(), size_t(kBatches) * kPerBatch);
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_TRUE(got[i].intact) << i;
@@ -185,10 +193,11 @@ TEST(MemoryLinkTest, BatchesArriveInOrderAcrossPartialReceives) {
 
 TEST(MemoryLinkTest, CountersAndOversizeDrop) {
   MemoryLinkPair pair = make_memory_link_pair(1000, kEtherType, kMacA, kMacB);
-  TestFrame fits = make_frame(kMacB, kMacA, 1, 1000);   // exactly 14 + mtu
-  TestFrame big = make_frame(kMacB, kMacA, 2, 1001);    // one byte too many
-  std::vector<uint8_t> runt(10, 0);                      // shorter than an Ethernet header
-  TxFrame tx[] = {fits.tx(), big.tx(), TxFrame{runt, {}, {}}, fits.tx()};
+  TestFrame fits = make_frame(kMacB, kMacA, 1, 1000);  // exactly 14 + mtu
+  TestFrame big = make_frame(kMacB, kMacA, 2, 1001);   // one byte too many
+  std::vector<uint8_t> runt(10, 0);                    // shorter than an Ethernet header
+  std::span<const uint8_t> runt_piece(runt);
+  TxFrame tx[] = {fits.tx(), big.tx(), TxFrame{&runt_piece, 1, uint32_t(runt.size())}, fits.tx()};
   ASSERT_TRUE(pair.a->send(tx).is_ok());
 
   Link::Counters ca = pair.a->counters();
@@ -484,7 +493,9 @@ TEST_F(PacketLinkTest, ReceiveResumesAcrossCallsAndDropsOversize) {
     tx.push_back(frames[i].tx());
     if (i == 20) tx.push_back(big.tx());
   }
-  tx.push_back(TxFrame{frames[0].head, {}, {}});  // empty pieces are skipped, not sent as iovecs
+  // Empty pieces are skipped, not sent as iovecs.
+  std::span<const uint8_t> pieces0[] = {frames[0].head, {}, {}};
+  tx.push_back(TxFrame{pieces0, 3, uint32_t(frames[0].head.size())});
   ASSERT_TRUE(a->send(tx).is_ok());
   Link::Counters ca = a->counters();
   EXPECT_EQ(ca.tx_frames, 51u);
@@ -713,20 +724,19 @@ TEST_F(PacketLinkTest, ManyFullSizeFramesArriveIntactAndInOrder) {
     int64_t last_seq = -1;
     auto idle_since = std::chrono::steady_clock::now();
     for (;;) {
-      bool got = readable(b->wait_fd(), 20) &&
-                 b->receive(
-                     [&](std::span<const uint8_t> f) {
-                       Parsed p = parse_frame(f, kPayload);
-                       if (p.src != mac_a) {
-                         ++looped_back;
-                         return;
-                       }
-                       if (!p.intact) ++corrupt;
-                       if (int64_t(p.seq) <= last_seq) ++out_of_order;
-                       last_seq = p.seq;
-                       ++received;
-                     },
-                     16) > 0;
+      bool got = readable(b->wait_fd(), 20) && b->receive(
+                                                   [&](std::span<const uint8_t> f) {
+                                                     Parsed p = parse_frame(f, kPayload);
+                                                     if (p.src != mac_a) {
+                                                       ++looped_back;
+                                                       return;
+                                                     }
+                                                     if (!p.intact) ++corrupt;
+                                                     if (int64_t(p.seq) <= last_seq) ++out_of_order;
+                                                     last_seq = p.seq;
+                                                     ++received;
+                                                   },
+                                                   16) > 0;
       auto now = std::chrono::steady_clock::now();
       if (got) idle_since = now;
       if (received == kFrames) break;
@@ -770,9 +780,12 @@ TEST_F(PacketLinkTest, ManyFullSizeFramesArriveIntactAndInOrder) {
   while (a->receive(
              [&](std::span<const uint8_t> f) {
                Parsed p = parse_frame(f, f.size() - kEthHeaderSize);
-               if (p.seq == 100000 + from_b && p.intact) ++from_b;
-               else if (p.seq == 200000 + from_b2 && p.intact) ++from_b2;
-               else ++bad;
+               if (p.seq == 100000 + from_b && p.intact)
+                 ++from_b;
+               else if (p.seq == 200000 + from_b2 && p.intact)
+                 ++from_b2;
+               else
+                 ++bad;
              },
              64) > 0) {
   }
@@ -782,7 +795,6 @@ TEST_F(PacketLinkTest, ManyFullSizeFramesArriveIntactAndInOrder) {
   printf("[          ] A->B: %u/%u received, tx_dropped %llu, rx_dropped %llu\n", received, kFrames,
          (unsigned long long)ca.tx_dropped, (unsigned long long)cb.rx_dropped);
 }
-
 
 // ---------------------------------------------------------------- link kinds and XdpLink
 
@@ -811,8 +823,10 @@ TEST(LinkKindTest, DefaultComesFromNvmeoeLink) {
   EXPECT_EQ(default_link_name(), "af_xdp");
   ::setenv("NVMEOE_LINK", "junk", 1);
   EXPECT_EQ(default_link_name(), "junk");  // the programs report it when they parse it
-  if (saved) ::setenv("NVMEOE_LINK", old.c_str(), 1);
-  else ::unsetenv("NVMEOE_LINK");
+  if (saved)
+    ::setenv("NVMEOE_LINK", old.c_str(), 1);
+  else
+    ::unsetenv("NVMEOE_LINK");
 }
 
 TEST(XdpLinkErrorsTest, MissingInterfaceAndLimits) {
@@ -984,7 +998,8 @@ TEST_P(XdpLinkTest, GenericModeCarriesFramesToo) {
   ASSERT_TRUE(ra.is_ok()) << ra.status().message();
   ASSERT_TRUE(rb.is_ok()) << rb.status().message();
   std::unique_ptr<Link> a = std::move(ra.value()), b = std::move(rb.value());
-  EXPECT_TRUE(run_command({"sh", "-c", "ip -n " + veth_->ns_a + " link show dev " + veth_->if_a + " | grep -qw xdpgeneric"}) == 0);
+  EXPECT_TRUE(run_command({"sh", "-c",
+                           "ip -n " + veth_->ns_a + " link show dev " + veth_->if_a + " | grep -qw xdpgeneric"}) == 0);
   const size_t sizes[] = {60, 1500, mtu};
   std::vector<TestFrame> frames;
   std::vector<TxFrame> tx;

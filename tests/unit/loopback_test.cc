@@ -125,10 +125,13 @@ TEST(Loopback, ManyConcurrentCommandsOnTwoQueues) {
   for (int i = 0; i < kIos; ++i) bufs.push_back(random_bytes(8192, 1000 + i));
   std::atomic<int> done{0}, failed{0};
   for (int i = 0; i < kIos; ++i)
-    h.write(1, uint64_t(i) * 16, 16, bufs[i].data(), [&](const Completion& r) {
-      if (!r.ok()) ++failed;
-      ++done;
-    }, uint16_t(1 + i % 2));
+    h.write(
+        1, uint64_t(i) * 16, 16, bufs[i].data(),
+        [&](const Completion& r) {
+          if (!r.ok()) ++failed;
+          ++done;
+        },
+        uint16_t(1 + i % 2));
   while (done.load() < kIos) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(failed.load(), 0);
   std::vector<uint8_t> back(8192);
@@ -157,16 +160,22 @@ TEST(Loopback, BusyPollingBothEndsLosesNothing) {
   std::atomic<int> done{0}, failed{0};
   std::thread other([&] {
     for (int i = kIos / 2; i < kIos; ++i)
-      h.write(1, uint64_t(i) * 8, 8, bufs[i].data(), [&](const Completion& r) {
-        if (!r.ok()) ++failed;
-        ++done;
-      }, 2);
+      h.write(
+          1, uint64_t(i) * 8, 8, bufs[i].data(),
+          [&](const Completion& r) {
+            if (!r.ok()) ++failed;
+            ++done;
+          },
+          2);
   });
   for (int i = 0; i < kIos / 2; ++i)
-    h.write(1, uint64_t(i) * 8, 8, bufs[i].data(), [&](const Completion& r) {
-      if (!r.ok()) ++failed;
-      ++done;
-    }, 1);
+    h.write(
+        1, uint64_t(i) * 8, 8, bufs[i].data(),
+        [&](const Completion& r) {
+          if (!r.ok()) ++failed;
+          ++done;
+        },
+        1);
   other.join();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (done.load() < kIos && std::chrono::steady_clock::now() < deadline)
@@ -205,10 +214,13 @@ TEST(Loopback, SendThreadKeepsDataIntact) {
   for (int i = 0; i < kIos; ++i) bufs.push_back(random_bytes(kBytes, 9100 + i));
   std::atomic<int> done{0}, failed{0};
   for (int i = 0; i < kIos; ++i)
-    h.write(1, uint64_t(i) * (kBytes / 512), kBytes / 512, bufs[i].data(), [&](const Completion& r) {
-      if (!r.ok()) ++failed;
-      ++done;
-    }, uint16_t(1 + i % 2));
+    h.write(
+        1, uint64_t(i) * (kBytes / 512), kBytes / 512, bufs[i].data(),
+        [&](const Completion& r) {
+          if (!r.ok()) ++failed;
+          ++done;
+        },
+        uint16_t(1 + i % 2));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (done.load() < kIos && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -217,10 +229,13 @@ TEST(Loopback, SendThreadKeepsDataIntact) {
   std::vector<std::vector<uint8_t>> back(kIos, std::vector<uint8_t>(kBytes, 0xee));
   done = 0;
   for (int i = 0; i < kIos; ++i)
-    h.read(1, uint64_t(i) * (kBytes / 512), kBytes / 512, back[i].data(), [&](const Completion& r) {
-      if (!r.ok()) ++failed;
-      ++done;
-    }, uint16_t(1 + i % 2));
+    h.read(
+        1, uint64_t(i) * (kBytes / 512), kBytes / 512, back[i].data(),
+        [&](const Completion& r) {
+          if (!r.ok()) ++failed;
+          ++done;
+        },
+        uint16_t(1 + i % 2));
   while (done.load() < kIos && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   ASSERT_EQ(done.load(), kIos);
@@ -284,7 +299,7 @@ TEST(Loopback, WrongSubsystemNqnIsRefused) {
 TEST(Loopback, DigestsNegotiatedAndUsed) {
   Loop loop;
   auto o = loop.options(1);
-  o.header_digest = o.data_digest = true;
+  o.data_digest = true;
   auto host = loop.connect(o);
   ASSERT_TRUE(host.is_ok()) << host.status().message();
   auto& h = *host.value();

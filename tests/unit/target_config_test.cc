@@ -135,3 +135,33 @@ TEST(TargetConfig, DevicesAreNotCheckedWhenAskedNot) {
 
 }  // namespace
 }  // namespace nvmeoe
+
+namespace nvmeoe {
+namespace {
+
+TEST(TargetConfig, LimitsAreReadCheckedAndDumped) {
+  auto c = parse_target_config(R"({"limits": {"max_associations": 1000, "setup_timeout_ms": 2000}})", "l.json");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_EQ(c->limits.at("max_associations"), 1000u);
+  auto again = parse_target_config(dump_target_config(*c), "d.json");
+  ASSERT_TRUE(again.is_ok()) << again.status().message();
+  EXPECT_EQ(*again, *c);
+  struct Bad {
+    const char* text;
+    const char* want;
+  };
+  for (const Bad& b :
+       {Bad{R"({"limits": {"max_sockets": 1}})", "l.json: limits.max_sockets: unknown key"},
+        Bad{R"({"limits": {"max_associations": 3}})", "l.json: limits.max_associations: must be between 16"},
+        Bad{R"({"limits": {"max_associations": "10"}})", "expected an integer, found a string"},
+        Bad{R"({"limits": {"max_associations": 100, "reserved_associations": 100}})",
+            "l.json: limits: reserved_associations (100) must be below max_associations (100)"},
+        Bad{R"({"limits": []})", "l.json: limits: expected an object"}}) {
+    auto r = parse_target_config(b.text, "l.json");
+    ASSERT_FALSE(r.is_ok()) << b.text;
+    EXPECT_NE(r.status().message().find(b.want), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace nvmeoe

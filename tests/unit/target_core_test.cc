@@ -409,6 +409,43 @@ TEST_F(TargetCoreTest, ActiveNamespaceList) {
   EXPECT_EQ(admin(bad, sqe, kIdentifySize), sc::kInvalidNamespace | sc::kDnr);
 }
 
+TEST_F(TargetCoreTest, ControllerListsAndFeatureCapabilities) {
+  add_subsystem(kSubNqn, {kMiB});
+  ctrl_ = connect_admin();
+  auto second = connect_admin();
+  Sqe sqe = make_sqe(admin_opcode::kIdentify, 0);
+  sqe.cdw10 = cns::kControllerList;
+  TestRequest all;
+  ASSERT_EQ(admin(all, sqe, kIdentifySize), sc::kSuccess);
+  EXPECT_EQ(get_le16(all.buf.data()), 2);
+  EXPECT_EQ(get_le16(all.buf.data() + 2), ctrl_->cntlid());
+  EXPECT_EQ(get_le16(all.buf.data() + 4), second->cntlid());
+  sqe.cdw10 = cns::kControllerList | uint32_t(second->cntlid()) << 16;  // from CNTID on
+  TestRequest from;
+  ASSERT_EQ(admin(from, sqe, kIdentifySize), sc::kSuccess);
+  EXPECT_EQ(get_le16(from.buf.data()), 1);
+  sqe.cdw10 = cns::kNsControllerList;
+  sqe.nsid = 1;
+  TestRequest attached;
+  ASSERT_EQ(admin(attached, sqe, kIdentifySize), sc::kSuccess);
+  EXPECT_EQ(get_le16(attached.buf.data()), 2);
+  sqe.nsid = 9;
+  TestRequest none;
+  EXPECT_EQ(admin(none, sqe, kIdentifySize), sc::kInvalidNamespace | sc::kDnr);
+  sqe.cdw10 = 0x11;  // still unsupported
+  TestRequest other;
+  EXPECT_EQ(admin(other, sqe, kIdentifySize), sc::kInvalidField | sc::kDnr);
+
+  Sqe get = make_sqe(admin_opcode::kGetFeatures);
+  get.cdw10 = feature_id::kKeepAliveTimer | 3u << 8;  // SEL: supported capabilities
+  TestRequest caps;
+  ASSERT_EQ(admin(caps, get), sc::kSuccess);
+  EXPECT_EQ(caps.req.cqe.dw0, 0x4u) << "changeable, neither saveable nor per namespace";
+  get.cdw10 = 0x06 | 3u << 8;
+  TestRequest unknown;
+  EXPECT_EQ(admin(unknown, get), sc::kInvalidField | sc::kDnr);
+}
+
 TEST_F(TargetCoreTest, AddSubsystemRejectsBadConfigurations) {
   EXPECT_FALSE(core_.add_subsystem(nullptr).is_ok());
   auto bad_nqn = std::make_unique<Subsystem>();

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/agent_log.h"
 #include "cli/agent_server.h"
 #include "cli/args.h"
 #include "cli/control.h"
@@ -214,19 +215,15 @@ Result<int> listen_on(const std::string& path) {
 }
 
 Status write_info_file(const std::string& path, const ControllerModel& m) {
-  nlohmann::json j = {{"name", m.name},
-                      {"pid", m.pid},
-                      {"target_mac", m.target_mac},
-                      {"subnqn", m.subnqn},
-                      {"hostnqn", m.hostnqn},
-                      {"iface", m.iface},
-                      {"ethertype", m.ethertype},
-                      {"frontend", m.frontend},
-                      {"socket", control_socket_path(m.name)}};
+  nlohmann::json j = {{"name", m.name},           {"pid", m.pid},           {"target_mac", m.target_mac},
+                      {"subnqn", m.subnqn},       {"hostnqn", m.hostnqn},   {"iface", m.iface},
+                      {"ethertype", m.ethertype}, {"frontend", m.frontend}, {"socket", control_socket_path(m.name)}};
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
+    // Texts from the target are checked at connect; should one still not be UTF-8, it is
+    // replaced rather than thrown on (an exception here would end the agent).
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) return Status::error("cannot write " + tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno(errno, "renaming " + tmp);
@@ -282,7 +279,7 @@ FrontendSummary summarize(const Frontend* frontend) {
     // Staying in the old directory is harmless; it only pins a mount.
   }
   const sigset_t wait_mask = install_signal_handlers();
-  ::openlog("nvmeoe-agent", LOG_PID, LOG_DAEMON);
+  open_agent_log();  // syslog, or a file when there is no syslog socket
   int pid = static_cast<int>(::getpid());
   write_status_line(status_fd, "PID " + std::to_string(pid));
   auto fail = [&](const std::string& message) {
@@ -390,7 +387,7 @@ FrontendSummary summarize(const Frontend* frontend) {
 }  // namespace
 
 int start_agent(const ConnectOptions& options, const AgentFrontendOptions& frontend,
-                std::chrono::milliseconds wait_limit) {
+                std::chrono::milliseconds wait_limit, std::string* name) {
   if (Status s = ensure_run_dir(run_dir()); !s) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return 1;
@@ -430,7 +427,10 @@ int start_agent(const ConnectOptions& options, const AgentFrontendOptions& front
         agent_pid = std::atoi(line.c_str() + 4);
       } else if (line.compare(0, 3, "OK ") == 0) {
         ::close(fds[0]);
-        std::printf("%s\n", line.c_str() + 3);
+        if (name)
+          *name = line.substr(3);
+        else
+          std::printf("%s\n", line.c_str() + 3);
         return 0;
       } else if (line.compare(0, 4, "ERR ") == 0) {
         ::close(fds[0]);

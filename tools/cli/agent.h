@@ -27,9 +27,10 @@ struct AgentFrontendOptions {
 };
 
 // Starts an agent for `options` and waits until it reports: prints the controller name on stdout
-// and returns 0, or prints the agent's error on stderr and returns 1. The parent waits at most
-// `wait_limit` (the connect itself is bounded by options.connect_timeout per queue).
+// (or stores it in `*name` when given) and returns 0, or prints the agent's error on stderr and
+// returns 1. The parent waits at most `wait_limit` (the connect itself is bounded by
+// options.connect_timeout per queue).
 int start_agent(const ConnectOptions& options, const AgentFrontendOptions& frontend,
-                std::chrono::milliseconds wait_limit);
+                std::chrono::milliseconds wait_limit, std::string* name = nullptr);
 
 }  // namespace nvmeoe::cli

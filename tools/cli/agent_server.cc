@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "cli/admin_control.h"
+
 namespace nvmeoe::cli {
 
 namespace {
@@ -90,7 +92,7 @@ bool AgentServer::serve_connection(ControlStream& stream) {
       (void)stream.write_all(encode_reply(ControlReply::failure("bad request: " + req.status().message())));
       return false;  // the stream may be out of step (unknown trailing data): close it
     }
-    if (req->op == ControlOp::kWrite) {
+    if (req->op == ControlOp::kWrite || (req->op == ControlOp::kAdmin && req->bytes > 0)) {
       if (req->bytes > kMaxDataBytes) {
         (void)stream.write_all(encode_reply(
             ControlReply::failure("request of " + std::to_string(req->bytes) + " bytes is over the limit of " +
@@ -128,6 +130,10 @@ ControlReply AgentServer::execute(const ControlRequest& req, uint64_t* out_bytes
     return r;
   }
   if (!hc_->alive()) return ControlReply::failure("the association with the target is lost");
+  if (req.op == ControlOp::kAdmin) {
+    if (!hc_->connected()) return ControlReply::failure("the controller is reconnecting; try again");
+    return execute_admin(*hc_, req, &buf_, out_bytes);
+  }
   const NamespaceInfo* ns = find_namespace(req.nsid);
   if (!ns) return ControlReply::failure("namespace " + std::to_string(req.nsid) + " does not exist on " + name_);
   switch (req.op) {

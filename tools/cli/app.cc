@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "auth/secret.h"
 #include "cli/args.h"
 #include "common/log.h"
 #include "frontend/frontend.h"
@@ -28,6 +29,21 @@ CLI::Validator from_status(std::function<Status(const std::string&)> check, cons
 
 CLI::Validator nqn_validator() {
   return from_status(check_nqn, "NQN");
+}
+CLI::Validator dhchap_secret_validator(const std::string& what) {
+  // A file name becomes the secret it holds, so that everything after sees the DHHC-1 text only.
+  return CLI::Validator(
+      [what](std::string& value) -> std::string {
+        auto s = auth::load_secret(value, what);
+        if (!s) {
+          // CLI11 names the option itself.
+          std::string m = s.status().message();
+          return m.rfind(what + ": ", 0) == 0 ? m.substr(what.size() + 2) : m;
+        }
+        if (value.rfind("DHHC-1:", 0) != 0) value = auth::format_secret(s->transform(), s->key());
+        return std::string();
+      },
+      "SECRET|FILE", "SECRET|FILE");
 }
 CLI::Validator mac_validator() {
   return from_status(check_unicast_mac, "MAC");
@@ -61,6 +77,13 @@ void add_link_option(CLI::App& app, std::string* link) {
                  "sockets); default from NVMEOE_LINK, else packet")
       ->check(from_status([](const std::string& s) { return parse_link_kind(s).status(); }, "LINK"))
       ->capture_default_str();
+}
+void add_digest_flags(CLI::App& app, bool* hdr_digest, bool* data_digest, bool* no_data_digest) {
+  app.add_flag("-g,--hdr-digest", *hdr_digest, "Header CRC32C (always on: accepted for nvme-cli command lines)");
+  CLI::Option* on = app.add_flag("-G,--data-digest", *data_digest, "CRC32C data digests (the default)");
+  app.add_flag("--no-data-digest", *no_data_digest,
+               "No data digests: saves the CRC of every data byte, at the price of trusting the link's FCS")
+      ->excludes(on);
 }
 bool check_link_name(const std::string& link) {
   if (parse_link_kind(link)) return true;

@@ -11,6 +11,8 @@ namespace nvmeoe::cli {
 
 // Validators whose failure message is the args.h message (CLI11 prefixes the option name).
 CLI::Validator nqn_validator();
+// A DH-HMAC-CHAP secret ("DHHC-1:xx:...:") or a file holding one; a file is replaced by its secret.
+CLI::Validator dhchap_secret_validator(const std::string& what);
 CLI::Validator mac_validator();
 CLI::Validator hostid_validator();
 CLI::Validator ethertype_validator();
@@ -24,6 +26,10 @@ void add_link_option(CLI::App& app, std::string* link);
 // Checks the link name once more before use: only NVMEOE_LINK can still be wrong (the option is
 // validated), so the message names it. False, with the message on stderr, when it is.
 bool check_link_name(const std::string& link);
+// nvme-cli's -g/--hdr-digest and -G/--data-digest (both always in force in protocol version 2:
+// accepted so that nvme-cli command lines work) and --no-data-digest, which turns the data digest
+// off. `data_digest` and `no_data_digest` exclude each other.
+void add_digest_flags(CLI::App& app, bool* hdr_digest, bool* data_digest, bool* no_data_digest);
 // Integer in [lo, hi]; `what` names the quantity ("I/O queues") in the message.
 CLI::Validator int_range_validator(long long lo, long long hi, const std::string& what);
 

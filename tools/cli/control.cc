@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cli/admin_control.h"
 #include "cli/run_files.h"
 #include "nvme/spec.h"
 
@@ -34,7 +35,8 @@ constexpr OpName kOpNames[] = {{ControlOp::kInfo, "info"},
                                {ControlOp::kWriteZeroes, "write-zeroes"},
                                {ControlOp::kDeallocate, "deallocate"},
                                {ControlOp::kDisconnect, "disconnect"},
-                               {ControlOp::kStats, "stats"}};
+                               {ControlOp::kStats, "stats"},
+                               {ControlOp::kAdmin, "admin"}};
 
 bool needs_range(ControlOp op) {
   return op == ControlOp::kRead || op == ControlOp::kWrite || op == ControlOp::kWriteZeroes;
@@ -106,6 +108,7 @@ std::string encode_request(const ControlRequest& req) {
     for (const auto& r : req.ranges) ranges.push_back({{"slba", r.slba}, {"nlb", r.nlb}});
     j["ranges"] = std::move(ranges);
   }
+  if (req.op == ControlOp::kAdmin) encode_admin_fields(req, j);
   return j.dump() + "\n";
 }
 
@@ -129,6 +132,7 @@ Result<ControlRequest> decode_request(std::string_view line) {
     if (req.nlb == 0) return Status::error("\"nlb\" must be at least 1");
   }
   if (req.op == ControlOp::kWrite && !get_unsigned(j, "bytes", &req.bytes, &why)) return Status::error(why);
+  if (req.op == ControlOp::kAdmin) NVMEOE_RETURN_IF_ERROR(decode_admin_fields(j, &req));
   if (req.op == ControlOp::kDeallocate) {
     auto it = j.find("ranges");
     if (it == j.end() || !it->is_array() || it->empty()) return Status::error("missing or empty \"ranges\"");
@@ -149,6 +153,10 @@ std::string encode_reply(const ControlReply& reply) {
     case ControlReply::Kind::kOk:
       j["ok"] = true;
       if (reply.bytes) j["bytes"] = reply.bytes;
+      if (reply.has_cqe) {
+        j["dw0"] = reply.dw0;
+        j["dw1"] = reply.dw1;
+      }
       if (reply.has_info) j["info"] = reply.info;
       if (reply.has_stats) {
         json st = reply.stats;
@@ -164,7 +172,8 @@ std::string encode_reply(const ControlReply& reply) {
       j["status_name"] = reply.status_name;
       break;
   }
-  return j.dump() + "\n";
+  // Names come from the target (Identify): bytes that are not UTF-8 are replaced, never thrown on.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Result<ControlReply> decode_reply(std::string_view line) {
@@ -186,6 +195,11 @@ Result<ControlReply> decode_reply(std::string_view line) {
   if (j.value("ok", false) != true) return Status::error("agent reply has neither \"ok\", \"error\" nor \"status\"");
   if (j.contains("bytes") && !get_unsigned(j, "bytes", &r.bytes, &why)) return Status::error("agent reply: " + why);
   if (r.bytes > kMaxDataBytes) return Status::error("agent reply announces too many bytes");
+  if (j.contains("dw0")) {
+    if (!get_unsigned(j, "dw0", &r.dw0, &why) || !get_unsigned(j, "dw1", &r.dw1, &why))
+      return Status::error("agent reply: " + why);
+    r.has_cqe = true;
+  }
   if (auto it = j.find("info"); it != j.end()) {
     try {
       r.info = it->get<ControllerModel>();
@@ -244,7 +258,7 @@ void ControlStream::set_timeout(std::chrono::milliseconds t) {
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-Status ControlStream::read_line(std::string* line, bool* eof) {
+Status ControlStream::read_line(std::string* line, bool* eof, size_t max_bytes) {
   if (eof) *eof = false;
   size_t scanned = 0;
   while (true) {
@@ -255,7 +269,8 @@ Status ControlStream::read_line(std::string* line, bool* eof) {
       return Status::ok();
     }
     scanned = buf_.size();
-    if (buf_.size() > kMaxLineBytes) return Status::error("control message line too long");
+    if (buf_.size() > max_bytes)
+      return Status::error("control message line too long (over " + std::to_string(max_bytes) + " bytes)");
     char chunk[4096];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n == 0) {
@@ -333,7 +348,7 @@ Result<ControlReply> control_call(ControlStream& s, const ControlRequest& req, s
   NVMEOE_RETURN_IF_ERROR(s.write_all(encode_request(req)));
   if (!data.empty()) NVMEOE_RETURN_IF_ERROR(s.write_all(data.data(), data.size()));
   std::string line;
-  NVMEOE_RETURN_IF_ERROR(s.read_line(&line));
+  NVMEOE_RETURN_IF_ERROR(s.read_line(&line, nullptr, kMaxReplyLineBytes));
   auto reply = decode_reply(line);
   if (!reply) return reply.status();
   if (reply->kind == ControlReply::Kind::kOk && reply->bytes > 0) {

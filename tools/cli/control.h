@@ -19,6 +19,8 @@
 //   {"op":"deallocate","nsid":1,"ranges":[{"slba":0,"nlb":8}]} -> {"ok":true}
 //   {"op":"disconnect"}                                       -> {"ok":true}, then the agent exits
 //   {"op":"stats"}                                            -> {"ok":true,"stats":{controller stats}}
+//   {"op":"admin","sqe":"<hex>","data_len":N}                 -> {"ok":true,"dw0":..,"dw1":..} + data
+//     (one admin command passed through; admin_control.h has its fields and what is allowed)
 // The stats body is the info model without "namespaces": name, pid, target_mac, iface, hostnqn,
 // subnqn, cntlid, state ("live" or "connecting"), reconnects, and "queues", one object per queue
 // (admin queue first) with the counters since connect, kept across reconnects:
@@ -34,11 +36,14 @@
 // over the limit, unknown namespace), {"status":640,"status_name":"..."} when the NVMe command
 // completed with an error status (Linux layout, see nvme/spec.h).
 //
-// Limits: a request line is at most kMaxLineBytes; the data of one request at most kMaxDataBytes
+// Limits: a request line is at most kMaxLineBytes, a reply line at most kMaxReplyLineBytes (an
+// info reply lists up to 1024 namespaces, a stats reply carries histograms); the data of one
+// request at most kMaxDataBytes
 // (64 MiB) -- the CLI splits bigger transfers, and the agent rejects bigger requests without
 // reading their data (it then closes the connection, since the stream is out of step).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -53,9 +58,10 @@
 namespace nvmeoe::cli {
 
 inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr size_t kMaxReplyLineBytes = 16 * 1024 * 1024;
 inline constexpr uint64_t kMaxDataBytes = 64ull << 20;
 
-enum class ControlOp { kInfo, kRead, kWrite, kFlush, kWriteZeroes, kDeallocate, kDisconnect, kStats };
+enum class ControlOp { kInfo, kRead, kWrite, kFlush, kWriteZeroes, kDeallocate, kDisconnect, kStats, kAdmin };
 const char* control_op_name(ControlOp op);
 
 struct RangeModel {
@@ -68,8 +74,10 @@ struct ControlRequest {
   uint32_t nsid = 0;
   uint64_t slba = 0;
   uint32_t nlb = 0;
-  uint64_t bytes = 0;  // write: raw bytes that follow the line
+  uint64_t bytes = 0;  // write, admin: raw bytes that follow the line
   std::vector<RangeModel> ranges;
+  std::array<uint8_t, 64> sqe{};  // admin: the submission queue entry
+  uint32_t data_len = 0;          // admin: bytes the command transfers
 };
 
 struct ControlReply {
@@ -83,6 +91,8 @@ struct ControlReply {
   ControllerModel info;  // kOk reply to info
   bool has_stats = false;
   ControllerModel stats;  // kOk reply to stats (namespaces left empty)
+  bool has_cqe = false;   // kOk reply to admin: completion dwords 0 and 1
+  uint32_t dw0 = 0, dw1 = 0;
 
   static ControlReply ok(uint64_t bytes = 0) {
     ControlReply r;
@@ -124,8 +134,8 @@ class ControlStream {
   ~ControlStream();
 
   // Reads one line without its '\n'. Fails on EOF (message "closed"), a timeout, or a line longer
-  // than kMaxLineBytes. `eof` is set when the peer closed cleanly before any byte of the line.
-  Status read_line(std::string* line, bool* eof = nullptr);
+  // than `max_bytes`. `eof` is set when the peer closed cleanly before any byte of the line.
+  Status read_line(std::string* line, bool* eof = nullptr, size_t max_bytes = kMaxLineBytes);
   Status read_exact(uint8_t* dst, size_t n);
   Status write_all(const void* data, size_t n);
   Status write_all(const std::string& s) { return write_all(s.data(), s.size()); }

@@ -9,7 +9,9 @@
 #include "cli/commands.h"
 #include "cli/connect_args.h"
 #include "cli/discovery_log.h"
+#include "cli/privileges.h"
 #include "cli/size_format.h"
+#include "cli/stale.h"
 #include "common/log.h"
 #include "host/discovery.h"
 #include "wire/frame.h"
@@ -21,7 +23,7 @@ namespace {
 constexpr unsigned kDefaultTimeoutMs = 1000;
 
 struct DiscoverArgs {
-  std::string traddr, nqn, host_iface, hostnqn, ethertype = "0x88b5", output = "normal", link;
+  std::string traddr, nqn, host_iface, hostnqn, ethertype = "0x88b5", output = "normal", link, transport = "eth";
   unsigned timeout_ms = kDefaultTimeoutMs;
   bool log_page = false;
   LogOptions log;
@@ -34,8 +36,9 @@ std::string ethertype_text(uint16_t et) {
 }
 
 // Runs the query; on success `*out` holds every answering target (possibly none).
-Status run_query(const std::string& iface, const std::string& link_name, uint16_t ethertype, const std::string& hostnqn, const std::string& subnqn,
-                 const std::string& traddr, unsigned timeout_ms, std::vector<DiscoveredTarget>* out) {
+Status run_query(const std::string& iface, const std::string& link_name, uint16_t ethertype, const std::string& hostnqn,
+                 const std::string& subnqn, const std::string& traddr, unsigned timeout_ms,
+                 std::vector<DiscoveredTarget>* out) {
   auto kind = parse_link_kind(link_name);
   if (!kind) return kind.status();
   auto link = open_link(*kind, iface, ethertype, kMinMtu);
@@ -55,23 +58,31 @@ void print_records(const std::vector<DiscoveredTarget>& targets, uint16_t ethert
   size_t records = 0;
   for (const auto& t : targets) records += t.subsystems.size();
   if (json) {
+    // nvme-cli's json_discovery_log() record fields and order, then nvmeoe's (the Discover Reply
+    // also says how much each subsystem offers). A broadcast answer has no generation counter or
+    // port ID: genctr and portid are 0 (--log-page reads the real ones).
     nlohmann::ordered_json recs = nlohmann::ordered_json::array();
     for (const auto& t : targets)
       for (const auto& e : t.subsystems) {
         nlohmann::ordered_json r;
-        r["trtype"] = "eth";
-        r["traddr"] = t.mac.str();
+        r["trtype"] = trtype_name(kTrtypeEth);
+        r["adrfam"] = adrfam_name(kAdrfamEthMac);
+        r["subtype"] = subtype_name(kSubtypeNvm);
+        r["treq"] = "not specified";
+        r["portid"] = 0;
         r["trsvcid"] = ethertype_text(ethertype);
-        r["subtype"] = "nvme subsystem";
         r["subnqn"] = e.subnqn;
+        r["traddr"] = t.mac.str();
+        r["eflags"] = eflags_name(0);
         r["namespaces"] = e.namespaces;
         r["capacity"] = e.capacity_bytes;
         r["readonly"] = e.read_only;
         recs.push_back(std::move(r));
       }
     nlohmann::ordered_json doc;
-    doc["targets"] = targets.size();
+    doc["genctr"] = 0;
     doc["records"] = std::move(recs);
+    doc["targets"] = targets.size();
     std::printf("%s\n", doc.dump(2).c_str());
     return;
   }
@@ -94,6 +105,10 @@ void print_records(const std::vector<DiscoveredTarget>& targets, uint16_t ethert
 
 int run_discover(const DiscoverArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if (std::string why = raw_socket_privilege_problem("nvmeoe discover"); !why.empty()) {
+    std::fprintf(stderr, "%s\n", why.c_str());
+    return 1;
+  }
   if (!check_link_name(a.link)) return 1;
   uint16_t ethertype = *parse_ethertype(a.ethertype);
   std::string hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
@@ -118,6 +133,16 @@ int run_discover(const DiscoverArgs& a) {
     }
     std::fprintf(stderr, "no targets answered on %s within %u ms\n", a.host_iface.c_str(), a.timeout_ms);
   }
+  // A target answers even when it offers this host nothing: its allow-lists leave the host out
+  // (the Discover Reply cannot tell that from a subsystem it does not serve, so both are named).
+  for (const auto& t : targets) {
+    if (!t.subsystems.empty()) continue;
+    const std::string what = a.nqn.empty() ? "subsystem" : a.nqn;
+    std::fprintf(stderr,
+                 "target %s refused host %s: it offers it no %s%s (the subsystem's allow-list does not include "
+                 "this host, or the target does not serve it; see nvmeoe-target --allow-host)\n",
+                 t.mac.str().c_str(), hostnqn.c_str(), a.nqn.empty() ? "" : "access to ", what.c_str());
+  }
   print_records(targets, ethertype, a.output == "json");
   return 0;
 }
@@ -129,12 +154,17 @@ struct ConnectAllArgs {
 
 int run_connect_all(const ConnectAllArgs& a) {
   apply_log_options(a.connect.log, static_cast<int>(LogLevel::kWarn));
+  if (std::string why = raw_socket_privilege_problem("nvmeoe connect-all"); !why.empty()) {
+    std::fprintf(stderr, "%s\n", why.c_str());
+    return 1;
+  }
   ConnectOptions base = connect_options_from(a.connect);
   AgentFrontendOptions fe;
   if (!frontend_options_from(a.connect, &fe) || !check_link_name(base.link)) return 1;
+  clean_up_dead_controllers();
   std::vector<DiscoveredTarget> targets;
-  if (Status s = run_query(base.host_iface, base.link, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr, a.timeout_ms,
-                           &targets);
+  if (Status s = run_query(base.host_iface, base.link, base.ethertype, base.hostnqn, a.connect.nqn, a.connect.traddr,
+                           a.timeout_ms, &targets);
       !s) {
     std::fprintf(stderr, "discover failed: %s\n", s.message().c_str());
     return 1;
@@ -172,12 +202,16 @@ int run_connect_all(const ConnectAllArgs& a) {
 Subcommand add_discover_command(CLI::App& parent) {
   auto a = std::make_shared<DiscoverArgs>();
   CLI::App* app = parent.add_subcommand("discover", "Find targets and the subsystems they offer this host");
-  app->add_option("--host-iface", a->host_iface, "Local network interface to query on")->required();
+  app->add_option("-f,--host-iface", a->host_iface, "Local network interface to query on")->required();
+  app->add_option("-t,--transport", a->transport, "Transport type: eth (raw Ethernet), the only one")
+      ->check(transport_validator())
+      ->capture_default_str();
   app->add_option("-a,--traddr", a->traddr, "Ask only this target MAC (default: broadcast)")->check(mac_validator());
   app->add_option("-n,--nqn", a->nqn, "Only this subsystem NQN")->check(nqn_validator());
   app->add_option("-q,--hostnqn", a->hostnqn, "Host NQN (default: /etc/nvme/hostnqn, else generated)")
       ->check(nqn_validator());
-  app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
+  app->add_option("-s,--trsvcid,--ethertype", a->ethertype,
+                  "EtherType of nvmeoe frames (nvme-cli's transport service ID)")
       ->check(ethertype_validator())
       ->capture_default_str();
   add_link_option(*app, &a->link);
@@ -204,7 +238,10 @@ Subcommand add_discover_command(CLI::App& parent) {
 Subcommand add_connect_all_command(CLI::App& parent) {
   auto a = std::make_shared<ConnectAllArgs>();
   CLI::App* app = parent.add_subcommand("connect-all", "Discover targets and connect to every subsystem found");
-  app->add_option("--host-iface", a->connect.host_iface, "Local network interface to use")->required();
+  app->add_option("-f,--host-iface", a->connect.host_iface, "Local network interface to use")->required();
+  app->add_option("-t,--transport", a->connect.transport, "Transport type: eth (raw Ethernet), the only one")
+      ->check(transport_validator())
+      ->capture_default_str();
   app->add_option("-a,--traddr", a->connect.traddr, "Ask only this target MAC (default: broadcast)")
       ->check(mac_validator());
   app->add_option("-n,--nqn", a->connect.nqn, "Only this subsystem NQN")->check(nqn_validator());

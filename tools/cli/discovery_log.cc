@@ -26,6 +26,17 @@ const char* treq_name(uint8_t treq) {
 
 }  // namespace
 
+// libnvme's nvmf_eflags_str(): the names of bits 0 (EPCSD), 1 (DUPRETINFO) and 2 (NCC).
+std::string eflags_name(uint16_t eflags) {
+  static const char* kBits[] = {"explicit discovery connections", "duplicate discovery information",
+                                "no cdc connectivity"};
+  if ((eflags & 7) == 0) return "none";
+  std::string out;
+  for (int b = 0; b < 3; ++b)
+    if (eflags & (1u << b)) out += (out.empty() ? "" : ", ") + std::string(kBits[b]);
+  return out;
+}
+
 std::string format_discovery_log(const DiscoveryLog& log) {
   std::string out;
   char line[512];
@@ -43,9 +54,10 @@ std::string format_discovery_log(const DiscoveryLog& log) {
                   "portid:  %u\n"
                   "trsvcid: %s\n"
                   "subnqn:  %s\n"
-                  "traddr:  %s\n",
+                  "traddr:  %s\n"
+                  "eflags:  %s\n",
                   i, trtype_name(e.trtype), adrfam_name(e.adrfam), subtype_name(e.subtype), treq_name(e.treq), e.portid,
-                  e.trsvcid.c_str(), e.subnqn.c_str(), e.traddr.c_str());
+                  e.trsvcid.c_str(), e.subnqn.c_str(), e.traddr.c_str(), eflags_name(e.eflags).c_str());
     out += line;
   }
   return out;
@@ -65,6 +77,7 @@ std::string format_discovery_log_json(const DiscoveryLog& log) {
     r["trsvcid"] = e.trsvcid;
     r["subnqn"] = e.subnqn;
     r["traddr"] = e.traddr;
+    r["eflags"] = eflags_name(e.eflags);
     records.push_back(std::move(r));
   }
   doc["records"] = std::move(records);

@@ -16,5 +16,7 @@ int print_discovery_log_page(const std::string& iface, const std::string& link, 
 // The text `nvme discover` prints for a log, exposed for tests.
 std::string format_discovery_log(const DiscoveryLog& log);
 std::string format_discovery_log_json(const DiscoveryLog& log);
+// libnvme's names of the entry flags ("none", "explicit discovery connections", ...).
+std::string eflags_name(uint16_t eflags);
 
 }  // namespace nvmeoe::cli

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <thread>
@@ -13,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/control.h"
 #include "cli/list_print.h"
+#include "cli/run_files.h"
+#include "cli/stale.h"
 #include "common/log.h"
 #include "common/mac.h"
 
@@ -25,20 +30,40 @@ constexpr auto kDisconnectWait = std::chrono::seconds(10);
 
 // Every live controller, in name order. A socket whose agent is gone is skipped quietly, as
 // nvme-cli skips devices that vanish while it scans.
-ListModel collect_model() {
+ListModel collect_model(bool with_stale = false) {
   ListModel model;
+  bool told_root = false;
+  if (::access(run_dir().c_str(), R_OK | X_OK) != 0 && errno == EACCES) {
+    std::fprintf(stderr, "nvmeoe list needs root: cannot read the run directory %s (%s)\n", run_dir().c_str(),
+                 std::strerror(EACCES));
+    told_root = true;
+  }
   for (const auto& name : list_controller_names()) {
     auto stream = connect_control(name, kInfoTimeout);
     if (!stream) {
+      if (stream.status().err() == EACCES && !told_root) {
+        std::fprintf(stderr, "nvmeoe list needs root: the agents' sockets in %s are root's (%s)\n", run_dir().c_str(),
+                     stream.status().message().c_str());
+        told_root = true;
+      }
       LOG_DEBUG("skipping %s: %s", name.c_str(), stream.status().message().c_str());
       continue;
     }
     auto reply = control_call(*stream, ControlRequest{ControlOp::kInfo});
     if (!reply || !reply->has_info) {
-      LOG_DEBUG("skipping %s: no info", name.c_str());
+      // The agent is there but its answer is not: say so rather than list nothing.
+      std::string why = !reply                                   ? reply.status().message()
+                        : reply->kind == ControlReply::Kind::kOk ? std::string("the reply has no \"info\"")
+                                                                 : reply->describe();
+      LOG_WARN("%s: no controller information: %s", name.c_str(), why.c_str());
       continue;
     }
     model.controllers.push_back(std::move(reply->info));
+  }
+  if (with_stale) {
+    for (auto& s : find_stale_controllers()) model.controllers.push_back(std::move(s.info));
+    std::sort(model.controllers.begin(), model.controllers.end(),
+              [](const ControllerModel& a, const ControllerModel& b) { return controller_name_less(a.name, b.name); });
   }
   return model;
 }
@@ -97,11 +122,20 @@ struct ListArgs {
 
 int run_list(const ListArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
-  ListModel model = collect_model();
+  ListModel model = collect_model(/*with_stale=*/true);
   if (a.output_format == "json") {
     std::printf("%s\n", list_json(model, a.verbose).dump(2).c_str());
   } else {
     std::fputs(a.verbose ? format_list_verbose(model).c_str() : format_list_table(model).c_str(), stdout);
+  }
+  for (const auto& c : model.controllers) {
+    if (c.state == "dead")
+      std::fprintf(stderr,
+                   "%s: dead (its agent%s is gone); the next nvmeoe connect or disconnect removes what it left\n",
+                   c.name.c_str(), c.pid > 0 ? (" pid " + std::to_string(c.pid)).c_str() : "");
+    else if (c.state == "unreachable")
+      std::fprintf(stderr, "%s: unreachable (its agent%s holds the name but does not answer)\n", c.name.c_str(),
+                   c.pid > 0 ? (" pid " + std::to_string(c.pid)).c_str() : "");
   }
   return 0;
 }
@@ -113,6 +147,7 @@ struct DisconnectArgs {
 
 int run_disconnect(const DisconnectArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  const std::vector<std::string> cleaned = clean_up_dead_controllers();
   if ((!a.traddr.empty() || !a.host_iface.empty()) && a.nqn.empty()) {
     std::fprintf(stderr, "-a and --host-iface narrow -n NQN: give -n too\n");
     return 1;
@@ -141,6 +176,8 @@ int run_disconnect(const DisconnectArgs& a) {
     std::fprintf(stderr, "%s\n", node.status().message().c_str());
     return 1;
   }
+  // A controller whose agent had died is gone now: what the user asked for is done.
+  if (std::find(cleaned.begin(), cleaned.end(), node->controller) != cleaned.end()) return 0;
   ControllerModel info;
   {
     auto stream = connect_control(node->controller, kInfoTimeout);
@@ -201,6 +238,7 @@ Subcommand add_disconnect_all_command(CLI::App& parent) {
   app->footer("Example:\n  nvmeoe disconnect-all");
   return {app, [log] {
             apply_log_options(*log, static_cast<int>(LogLevel::kWarn));
+            clean_up_dead_controllers();
             return disconnect_and_report(collect_model().controllers, "");
           }};
 }

@@ -44,7 +44,7 @@ struct ControllerModel {
   uint32_t max_transfer = 0;  // bytes per command
   uint16_t io_queues = 0;
   uint16_t ethertype = 0x88B5;
-  std::string link;  // HostController::link_kind(): "packet", "af_xdp native", ...
+  std::string link;            // HostController::link_kind(): "packet", "af_xdp native", ...
   std::string state = "live";  // nvme-cli's controller states: "live", or "connecting" while reconnecting
   uint64_t reconnects = 0;
   std::string frontend = "none";  // "ublk", "fuse" or "none": how the namespaces reach the system

@@ -52,7 +52,9 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 std::string address_of(const ControllerModel& c) {
-  return "traddr=" + c.target_mac + ",host_iface=" + c.iface;
+  char et[8];
+  std::snprintf(et, sizeof et, "0x%04x", c.ethertype);
+  return "traddr=" + c.target_mac + ",trsvcid=" + et + ",host_iface=" + c.iface;
 }
 
 // Subsystems in order of first appearance, named like nvme-cli's nvme-subsysN.
@@ -89,6 +91,13 @@ std::string format_list_table(const ListModel& model) {
   appendf(out, "%s %-.21s %-.20s %-.40s %-.9s %-.26s %-.16s %-.8s\n", node_dashes.c_str(), kDash, kDash, kDash, kDash,
           kDash, kDash, kDash);
   for (const auto& c : model.controllers) {
+    if (c.namespaces.empty() && c.state != "live") {
+      // A controller whose agent is dead or does not answer: one row that says so.
+      appendf(out, "%-*s %-21s %-20s %-40s %-9s %-26s %-16s %-8s\n", node_width, c.name.c_str(), kNoGenericDevice,
+              c.serial.empty() ? "-" : c.serial.c_str(), ("(" + c.state + ": no agent answers)").c_str(), "-", "-", "-",
+              "-");
+      continue;
+    }
     for (const auto& ns : c.namespaces) {
       appendf(out, "%-*s %-21s %-20s %-40s %-9d %-26s %-16s %-8s\n", node_width, namespace_display_node(c, ns).c_str(),
               kNoGenericDevice, c.serial.c_str(), c.model.c_str(), static_cast<int>(ns.nsid),
@@ -167,79 +176,119 @@ std::string format_list_verbose(const ListModel& model) {
   return out;
 }
 
+namespace {
+
+// nvme-cli 2.16 json_list_item_obj() / json_detail_list(): namespace entries.
+nlohmann::ordered_json namespace_json(const ControllerModel& c, const NamespaceModel& ns, bool verbose) {
+  nlohmann::ordered_json d;
+  if (verbose) {
+    d["NameSpace"] = namespace_node(c.name, ns.nsid);
+    d["Generic"] = namespace_node(c.name, ns.nsid);
+    d["NSID"] = ns.nsid;
+  } else {
+    d["NameSpace"] = ns.nsid;
+    d["DevicePath"] = namespace_display_node(c, ns);
+    // nvme-cli's generic device (/dev/ngXnY) is the node for passthrough commands; nvmeoe's is the
+    // namespace name that `nvmeoe read`, `id-ns` and the other commands take.
+    d["GenericPath"] = namespace_node(c.name, ns.nsid);
+    d["Firmware"] = c.firmware;
+    d["ModelNumber"] = c.model;
+    d["SerialNumber"] = c.serial;
+  }
+  d["UsedBytes"] = ns.used_bytes();
+  d["MaximumLBA"] = ns.blocks;
+  d["PhysicalSize"] = ns.capacity_bytes();
+  d["SectorSize"] = ns.block_size;
+  if (verbose) {
+    d["DevicePath"] = namespace_display_node(c, ns);  // nvmeoe's: the frontend's node
+  } else {
+    // nvmeoe's additions: the namespace's nvmeoe name (for nvmeoe read/write) and its frontend.
+    d["Name"] = namespace_node(c.name, ns.nsid);
+    d["Frontend"] = c.frontend;
+  }
+  return d;
+}
+
+nlohmann::ordered_json controller_json(const ControllerModel& c) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  // nvme-cli's keys (Cntlid is a string there, read from sysfs), then nvmeoe's.
+  j["Controller"] = c.name;
+  j["Cntlid"] = std::to_string(c.cntlid);
+  j["SerialNumber"] = c.serial;
+  j["ModelNumber"] = c.model;
+  j["Firmware"] = c.firmware;
+  j["Transport"] = "eth";
+  j["Address"] = address_of(c);
+  j["Slot"] = "";
+  j["State"] = c.state;
+  j["Reconnects"] = c.reconnects;
+  j["AgentPid"] = c.pid;
+  j["TargetMAC"] = c.target_mac;
+  j["EtherType"] = c.ethertype;
+  j["HostInterface"] = c.iface;
+  j["SubsystemNQN"] = c.subnqn;
+  j["HostNQN"] = c.hostnqn;
+  if (!c.link.empty()) j["Link"] = c.link;
+  j["MaxTransferBytes"] = c.max_transfer;
+  j["IOQueues"] = c.io_queues;
+  j["Frontend"] = c.frontend;
+  ordered_json namespaces = ordered_json::array();
+  for (const auto& ns : c.namespaces) namespaces.push_back(namespace_json(c, ns, true));
+  j["Namespaces"] = std::move(namespaces);
+  j["Paths"] = ordered_json::array();
+  ordered_json queues = ordered_json::array();
+  for (const auto& q : c.queues) {
+    queues.push_back(ordered_json{{"QueueId", q.qid},
+                                  {"Size", q.size},
+                                  {"Commands", q.commands},
+                                  {"Retransmits", q.retransmits},
+                                  {"Timeouts", q.timeouts},
+                                  {"Errors", q.errors},
+                                  {"Duplicates", q.duplicates},
+                                  {"DigestErrors", q.digest_errors},
+                                  {"InFlight", q.in_flight},
+                                  {"BytesRead", q.bytes_read},
+                                  {"BytesWritten", q.bytes_written}});
+  }
+  j["Queues"] = std::move(queues);
+  return j;
+}
+
+}  // namespace
+
 nlohmann::ordered_json list_json(const ListModel& model, bool verbose) {
   using nlohmann::ordered_json;
-  ordered_json devices = ordered_json::array();
-  for (const auto& c : model.controllers) {
-    for (const auto& ns : c.namespaces) {
-      // nvme-cli 2.3 nvme-print.c json_list_item(): key names and order.
-      ordered_json d;
-      d["NameSpace"] = ns.nsid;
-      d["DevicePath"] = namespace_display_node(c, ns);
-      d["Firmware"] = c.firmware;
-      d["ModelNumber"] = c.model;
-      d["SerialNumber"] = c.serial;
-      d["UsedBytes"] = ns.used_bytes();
-      d["MaximumLBA"] = ns.blocks;
-      d["PhysicalSize"] = ns.capacity_bytes();
-      d["SectorSize"] = ns.block_size;
-      // nvmeoe's additions: the namespace's nvmeoe name (for nvmeoe read/write) and its frontend.
-      d["Name"] = namespace_node(c.name, ns.nsid);
-      d["Frontend"] = c.frontend;
-      devices.push_back(std::move(d));
-    }
-  }
   ordered_json root;
-  root["Devices"] = std::move(devices);
-  if (verbose) {
-    ordered_json ctrls = ordered_json::array();
-    for (const auto& c : model.controllers) {
-      ordered_json j;
-      j["Controller"] = c.name;
-      j["Cntlid"] = c.cntlid;
-      j["State"] = c.state;
-      j["Reconnects"] = c.reconnects;
-      j["AgentPid"] = c.pid;
-      j["Transport"] = "eth";
-      j["TargetMAC"] = c.target_mac;
-      j["EtherType"] = c.ethertype;
-      j["HostInterface"] = c.iface;
-      if (!c.link.empty()) j["Link"] = c.link;
-      j["SubsystemNQN"] = c.subnqn;
-      j["HostNQN"] = c.hostnqn;
-      j["SerialNumber"] = c.serial;
-      j["ModelNumber"] = c.model;
-      j["Firmware"] = c.firmware;
-      j["MaxTransferBytes"] = c.max_transfer;
-      j["IOQueues"] = c.io_queues;
-      j["Frontend"] = c.frontend;
-      ordered_json namespaces = ordered_json::array();
-      ordered_json nodes = ordered_json::array();
-      for (const auto& ns : c.namespaces) {
-        namespaces.push_back(namespace_node(c.name, ns.nsid));
-        if (!ns.node.empty()) nodes.push_back(ns.node);
-      }
-      j["Namespaces"] = std::move(namespaces);
-      j["Nodes"] = std::move(nodes);
-      ordered_json queues = ordered_json::array();
-      for (const auto& q : c.queues) {
-        queues.push_back(ordered_json{{"QueueId", q.qid},
-                                      {"Size", q.size},
-                                      {"Commands", q.commands},
-                                      {"Retransmits", q.retransmits},
-                                      {"Timeouts", q.timeouts},
-                                      {"Errors", q.errors},
-                                      {"Duplicates", q.duplicates},
-                                      {"DigestErrors", q.digest_errors},
-                                      {"InFlight", q.in_flight},
-                                      {"BytesRead", q.bytes_read},
-                                      {"BytesWritten", q.bytes_written}});
-      }
-      j["Queues"] = std::move(queues);
-      ctrls.push_back(std::move(j));
-    }
-    root["Controllers"] = std::move(ctrls);
+  if (!verbose) {
+    ordered_json devices = ordered_json::array();
+    for (const auto& c : model.controllers)
+      for (const auto& ns : c.namespaces) devices.push_back(namespace_json(c, ns, false));
+    root["Devices"] = std::move(devices);
+    return root;
   }
+  // nvme-cli 2.16 json_detail_list(): Devices[] per host NQN, Subsystems[] per subsystem NQN,
+  // Controllers[] with their Namespaces[], and the subsystem's shared Namespaces[] (none here).
+  ordered_json hosts = ordered_json::array();
+  for (const auto& g : group_by_subsystem(model)) {
+    const std::string& hostnqn = g.controllers.front()->hostnqn;
+    ordered_json* host = nullptr;
+    for (auto& h : hosts)
+      if (h["HostNQN"] == hostnqn) host = &h;
+    if (!host) {
+      hosts.push_back(ordered_json{{"HostNQN", hostnqn}, {"Subsystems", ordered_json::array()}});
+      host = &hosts.back();
+    }
+    ordered_json sub;
+    sub["Subsystem"] = g.name;
+    sub["SubsystemNQN"] = g.nqn;
+    ordered_json ctrls = ordered_json::array();
+    for (const auto* c : g.controllers) ctrls.push_back(controller_json(*c));
+    sub["Controllers"] = std::move(ctrls);
+    sub["Namespaces"] = ordered_json::array();
+    (*host)["Subsystems"].push_back(std::move(sub));
+  }
+  root["Devices"] = std::move(hosts);
   return root;
 }
 

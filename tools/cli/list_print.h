@@ -18,7 +18,9 @@ std::string format_list_table(const ListModel& model);
 // `nvme list -v`: nvme-cli's subsystem, controller and namespace tables, then per-controller
 // association details and queue statistics.
 std::string format_list_verbose(const ListModel& model);
-// `nvme list -o json`: {"Devices":[...]} with nvme-cli's keys; verbose adds "Controllers".
+// `nvme list -o json`: {"Devices":[...]} with nvme-cli 2.16's keys, one entry per namespace (with
+// GenericPath, the nvmeoe name); verbose: nvme-cli's Devices[] (per host NQN) > Subsystems[] >
+// Controllers[] > Namespaces[], the controllers with nvmeoe's association details and queues.
 nlohmann::ordered_json list_json(const ListModel& model, bool verbose);
 
 }  // namespace nvmeoe::cli

@@ -19,7 +19,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/connect_args.h"
 #include "cli/perf_stats.h"
+#include "cli/privileges.h"
 #include "common/log.h"
 #include "nvme/spec.h"
 #include "nvmeoe/host.h"
@@ -36,13 +38,16 @@ void on_interrupt(int) {
 }
 
 struct PerfArgs {
-  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes, link;
+  std::string dhchap_secret, dhchap_ctrl_secret;  // DHHC-1 text
+  std::string traddr, nqn, host_iface, hostnqn, workload = "randread", ethertype = "0x88b5", span, bs_range, bytes,
+                                                link;
   unsigned depth = 32, io_size = 4096, rwmixread = 50, seconds = 5, nr_io_queues = 1, connect_timeout_s = 5;
-  unsigned poll_us = 10;  // ConnectOptions::poll_us
-  unsigned ctrl_loss_tmo_s = 0, reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
+  unsigned poll_us = 50;  // ConnectOptions::poll_us
+  unsigned ctrl_loss_tmo_s = 0,
+           reconnect_delay_s = 10;  // a benchmark reports a lost association instead of stalling on it
   uint32_t nsid = 1;
-  bool verify = false, json = false, hdr_digest = false, data_digest = false;
-  IoSizeRange sizes;       // from -o, or --bs-range
+  bool verify = false, json = false, hdr_digest = false, data_digest = false, no_data_digest = false;
+  IoSizeRange sizes;        // from -o, or --bs-range
   uint64_t byte_limit = 0;  // --bytes: stop after this many bytes (0: only -t)
   LogOptions log;
 };
@@ -59,8 +64,8 @@ struct Slot {
   PerfRunner* runner = nullptr;
   uint8_t* buf = nullptr;
   uint16_t queue = 0;
-  uint64_t unit = 0;     // first unit (of sizes.min bytes)
-  uint32_t bytes = 0;    // this I/O's size
+  uint64_t unit = 0;   // first unit (of sizes.min bytes)
+  uint32_t bytes = 0;  // this I/O's size
   bool write = false;
   uint32_t seq = 0;
   std::vector<VerifyTable::ReadTicket> tickets;  // one per unit of a read; sized once
@@ -187,8 +192,7 @@ class PerfRunner {
     uint64_t slba = s.unit * blocks_per_unit_;
     uint32_t blocks = s.bytes / block_size_;
     if (s.write && verify_)
-      for (uint32_t b = 0; b < blocks; ++b)
-        fill_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.seq);
+      for (uint32_t b = 0; b < blocks; ++b) fill_pattern(s.buf + size_t(b) * block_size_, block_size_, slba + b, s.seq);
     s.start = Clock::now();
     // The callback captures one pointer: it fits std::function's inline storage (no allocation).
     Slot* slot = &s;
@@ -197,8 +201,7 @@ class PerfRunner {
           nsid_, slba, blocks, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); }, s.queue);
     else
       hc_->read(
-          nsid_, slba, blocks, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); },
-          s.queue);
+          nsid_, slba, blocks, s.buf, [slot](const Completion& c) { slot->runner->complete(*slot, c); }, s.queue);
   }
 
   void complete(Slot& s, const Completion& c) {
@@ -309,6 +312,7 @@ int fail(const std::string& message) {
 int run_perf(const PerfArgs& args) {
   PerfArgs a = args;
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
+  if (std::string why = raw_socket_privilege_problem("nvmeoe perf"); !why.empty()) return fail(why);
   if (!check_link_name(a.link)) return 1;
   Workload w = *parse_workload(a.workload);
   if (a.io_size % 512 != 0) return fail("-o/--io-size must be a multiple of 512 bytes");
@@ -328,6 +332,8 @@ int run_perf(const PerfArgs& args) {
   o.target_mac = a.traddr;
   o.subnqn = a.nqn;
   o.hostnqn = a.hostnqn.empty() ? default_hostnqn() : a.hostnqn;
+  o.dhchap_secret = a.dhchap_secret;
+  o.dhchap_ctrl_secret = a.dhchap_ctrl_secret;
   o.ethertype = *parse_ethertype(a.ethertype);
   o.link = a.link;
   o.nr_io_queues = static_cast<uint16_t>(a.nr_io_queues);
@@ -337,8 +343,7 @@ int run_perf(const PerfArgs& args) {
   o.connect_timeout = std::chrono::seconds(a.connect_timeout_s);
   o.ctrl_loss_tmo = std::chrono::seconds(a.ctrl_loss_tmo_s);
   o.reconnect_delay = std::chrono::seconds(a.reconnect_delay_s);
-  o.header_digest = a.hdr_digest;
-  o.data_digest = a.data_digest;
+  o.data_digest = !a.no_data_digest;
   auto connected = HostController::connect(o);
   if (!connected) return fail(connected.status().message());
   std::unique_ptr<HostController> hc = std::move(connected).value();
@@ -355,8 +360,8 @@ int run_perf(const PerfArgs& args) {
     return bail("the I/O size " + std::to_string(a.sizes.min) + " is not a multiple of the block size " +
                 std::to_string(ns->block_size));
   if (uint32_t mt = hc->controller().max_transfer; mt && a.sizes.max > mt)
-    return bail("the I/O size " + std::to_string(a.sizes.max) + " is larger than the controller's maximum transfer of " +
-                std::to_string(mt) + " bytes");
+    return bail("the I/O size " + std::to_string(a.sizes.max) +
+                " is larger than the controller's maximum transfer of " + std::to_string(mt) + " bytes");
   bool writes = w != Workload::kRead && w != Workload::kRandRead;
   if (writes && ns->read_only) return bail("namespace " + std::to_string(a.nsid) + " is read-only");
   if (a.verify && !workload_mixed(w)) return bail("--verify needs a workload that both writes and reads: rw or randrw");
@@ -386,6 +391,7 @@ int run_perf(const PerfArgs& args) {
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    const FrameCounters frames_before = hc->frame_counters();
     runner->start();
     auto deadline = Clock::now() + std::chrono::seconds(a.seconds);
     while (Clock::now() < deadline && !g_interrupted && !runner->aborted() && !runner->finished())
@@ -398,6 +404,10 @@ int run_perf(const PerfArgs& args) {
       drained = runner->drain(std::chrono::seconds(10));
     }
     result = runner->result();
+    const FrameCounters frames_after = hc->frame_counters();
+    result.frames_sent = frames_after.sent - frames_before.sent;
+    result.frames_received = frames_after.received - frames_before.received;
+    result.digest_errors = frames_after.digest_errors - frames_before.digest_errors;
     if (!drained) {
       (void)runner.release();  // callbacks may still reference it; leaking beats a use-after-free
       result.first_error = "I/O did not complete after stopping; " + result.first_error;
@@ -431,6 +441,7 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_option("--host-iface", a->host_iface, "Local network interface")->required();
   app->add_option("--hostnqn", a->hostnqn, "Host NQN (default: /etc/nvme/hostnqn, else generated)")
       ->check(nqn_validator());
+  add_dhchap_options(*app, &a->dhchap_secret, &a->dhchap_ctrl_secret);
   app->add_option("-q,--queue-depth", a->depth, "I/Os in flight per queue")
       ->check(int_range_validator(1, 1023, "the queue depth"))
       ->capture_default_str();
@@ -466,8 +477,7 @@ Subcommand add_perf_command(CLI::App& parent) {
   app->add_flag("--verify", a->verify,
                 "Write a pattern and check every read against the last completed write (rw, randrw)");
   app->add_flag("--json", a->json, "Print the results as JSON");
-  app->add_flag("-g,--hdr-digest", a->hdr_digest, "Ask for CRC32C header digests");
-  app->add_flag("-G,--data-digest", a->data_digest, "Ask for CRC32C data digests");
+  add_digest_flags(*app, &a->hdr_digest, &a->data_digest, &a->no_data_digest);
   app->add_option("--ethertype", a->ethertype, "EtherType of nvmeoe frames")
       ->check(ethertype_validator())
       ->capture_default_str();

@@ -229,6 +229,16 @@ std::string format_perf_text(const PerfResult& r) {
   std::snprintf(buf, sizeof buf, "reads: %llu  writes: %llu  errors: %llu\n", static_cast<unsigned long long>(r.reads),
                 static_cast<unsigned long long>(r.writes), static_cast<unsigned long long>(r.errors));
   out += buf;
+  if (uint64_t ios = r.reads + r.writes; ios && r.frames_sent + r.frames_received) {
+    std::snprintf(buf, sizeof buf, "frames per I/O: %.2f sent, %.2f received\n", double(r.frames_sent) / double(ios),
+                  double(r.frames_received) / double(ios));
+    out += buf;
+  }
+  if (r.digest_errors) {
+    std::snprintf(buf, sizeof buf, "frames dropped for a bad digest: %llu\n",
+                  static_cast<unsigned long long>(r.digest_errors));
+    out += buf;
+  }
   if (r.reconnects) {
     std::snprintf(buf, sizeof buf, "reconnects: %llu\n", static_cast<unsigned long long>(r.reconnects));
     out += buf;
@@ -263,6 +273,14 @@ nlohmann::ordered_json perf_json(const PerfResult& r) {
   j["writes"] = r.writes;
   j["bytes"] = r.bytes;
   j["errors"] = r.errors;
+  uint64_t ios = r.reads + r.writes;
+  auto per_io = [ios](uint64_t n) { return ios ? double(n) / double(ios) : 0.0; };
+  j["frames"] = {{"sent", r.frames_sent},
+                 {"received", r.frames_received},
+                 {"sent_per_io", per_io(r.frames_sent)},
+                 {"received_per_io", per_io(r.frames_received)},
+                 {"per_io", per_io(r.frames_sent + r.frames_received)}};
+  j["digest_errors"] = r.digest_errors;
   j["reconnects"] = r.reconnects;
   if (r.verify)
     j["verify"] = {

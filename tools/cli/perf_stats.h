@@ -131,6 +131,8 @@ struct PerfResult {
   LatencyHistogram latency;
   bool verify = false;
   uint64_t verified_blocks = 0, skipped_blocks = 0, mismatches = 0;
+  // Frames of the host's link during the measured run, and frames it dropped for a bad digest.
+  uint64_t frames_sent = 0, frames_received = 0, digest_errors = 0;
   std::string first_error;  // the first failure, for the report
 
   double iops() const { return seconds > 0 ? static_cast<double>(reads + writes) / seconds : 0.0; }

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/args.h"
@@ -25,10 +27,15 @@ namespace nvmeoe::cli {
 namespace {
 
 constexpr auto kStatsTimeout = std::chrono::seconds(3);
+// target-stats lists the associations of a target that has at most this many unless asked
+// (--associations: all, in pages; --totals: none).
+constexpr uint64_t kListByDefault = 64;
+constexpr uint64_t kPageBytes = 1 << 20;
 
 struct StatsArgs {
   std::string name;
-  std::string socket;  // target-stats only
+  std::string socket;                         // target-stats only
+  bool associations = false, totals = false;  // target-stats only
   double watch = 0;
   int count = 0;
   std::string output_format = "normal";
@@ -132,30 +139,61 @@ std::vector<std::string> target_sockets() {
   return out;
 }
 
-Result<TargetProcessStats> query_target(const std::string& path) {
+// One target process's statistics: the totals, and its associations page by page (all of them
+// with --associations, none with --totals, else those of targets with few).
+Result<TargetProcessStats> query_target(const std::string& path, const StatsArgs& a) {
   auto stream = connect_unix_stream(path, kStatsTimeout, "no nvmeoe-target is listening on " + path);
   if (!stream) return stream.status();
   ControlStream& s = *stream;
-  NVMEOE_RETURN_IF_ERROR(s.write_all(std::string("{\"op\":\"stats\"}\n")));
-  std::string line;
-  NVMEOE_RETURN_IF_ERROR(s.read_line(&line));
-  return decode_target_stats_reply(path, line);
+  auto page = [&](uint64_t from, uint64_t* next) -> Result<TargetProcessStats> {
+    nlohmann::json req{{"op", "stats"}, {"from", from}, {"max_bytes", kPageBytes}, {"queues", !a.totals}};
+    NVMEOE_RETURN_IF_ERROR(s.write_all(req.dump() + "\n"));
+    std::string line;
+    NVMEOE_RETURN_IF_ERROR(s.read_line(&line, nullptr, kMaxReplyLineBytes));
+    return decode_target_stats_reply(path, line, next);
+  };
+  uint64_t next = 0;
+  auto first = page(0, &next);
+  if (!first) return first.status();
+  TargetProcessStats p = std::move(first).value();
+  uint64_t count = 0;
+  for (const auto& t : p.targets) count += t.queue_count;
+  if (!a.associations && count > kListByDefault) {
+    for (auto& t : p.targets) t.queues.clear();
+    return p;
+  }
+  for (uint64_t pages = 1; next != 0; ++pages) {
+    if (pages > count + 1) return Status::error(path + ": the target's pages of associations do not end");
+    auto more = page(next, &next);
+    if (!more) return more.status();
+    if (more->targets.size() != p.targets.size()) return Status::error(path + ": the target's pages do not match");
+    for (size_t i = 0; i < p.targets.size(); ++i)
+      for (auto& q : more->targets[i].queues) p.targets[i].queues.push_back(std::move(q));
+  }
+  return p;
 }
 
-int sample_targets(const StatsArgs& a, std::vector<TargetProcessStats>* out) {
+// `*failed` is set when a running target did not answer: what the others said is still shown,
+// but the command does not end in success.
+int sample_targets(const StatsArgs& a, std::vector<TargetProcessStats>* out, bool* failed) {
   std::vector<std::string> paths;
   if (!a.socket.empty())
     paths.push_back(a.socket);
   else
     paths = target_sockets();
   for (const auto& path : paths) {
-    auto r = query_target(path);
+    auto r = query_target(path, a);
     if (!r) {
       if (!a.socket.empty()) {
         std::fprintf(stderr, "%s\n", r.status().message().c_str());
         return 1;
       }
-      LOG_DEBUG("skipping %s: %s", path.c_str(), r.status().message().c_str());
+      if (r.status().err() == ENODEV) {  // a socket left by a target that is gone
+        LOG_DEBUG("skipping %s: %s", path.c_str(), r.status().message().c_str());
+        continue;
+      }
+      std::fprintf(stderr, "%s: %s\n", path.c_str(), r.status().message().c_str());
+      *failed = true;
       continue;
     }
     out->push_back(std::move(r).value());
@@ -167,8 +205,9 @@ int run_target_stats(const StatsArgs& a) {
   apply_log_options(a.log, static_cast<int>(LogLevel::kWarn));
   using Sample = std::vector<TargetProcessStats>;
   bool lines = a.watch > 0;
-  return watch_loop<Sample>(
-      a, [&](Sample* s) { return sample_targets(a, s); },
+  bool failed = false;
+  int rc = watch_loop<Sample>(
+      a, [&](Sample* s) { return sample_targets(a, s, &failed); },
       [&](const Sample& now, const Sample* prev, double interval) {
         if (a.output_format == "json") {
           auto j = target_stats_json(now, prev, interval);
@@ -177,6 +216,7 @@ int run_target_stats(const StatsArgs& a) {
           std::fputs(format_target_stats(now, prev, interval).c_str(), stdout);
         }
       });
+  return rc != 0 ? rc : failed ? 1 : 0;
 }
 
 void add_watch_options(CLI::App* app, StatsArgs* a) {
@@ -215,6 +255,9 @@ Subcommand add_target_stats_command(CLI::App& parent) {
       parent.add_subcommand("target-stats", "Per-association statistics of running nvmeoe-target processes");
   app->add_option("--socket", a->socket,
                   "A target's control socket; default: every target-*.sock in the run directory");
+  CLI::Option* all = app->add_flag("-A,--associations", a->associations,
+                                   "List every association (default: only for targets with at most 64)");
+  app->add_flag("--totals", a->totals, "Show the totals only")->excludes(all);
   add_watch_options(app, a.get());
   app->footer(
       "Examples:\n"

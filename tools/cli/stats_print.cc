@@ -203,9 +203,25 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now, cons
   for (const auto& p : now) {
     for (const auto& t : p.targets) {
       const TargetStats& s = t.totals;
-      appendf(&out, "%s (%s, pid %d): %llu associations, frames in %llu out %llu, bad %llu, digest errors %llu\n",
+      appendf(&out,
+              "%s (%s, pid %d): %llu associations, frames in %llu out %llu (per command %.2f in, %.2f out), bad %llu, "
+              "digest errors %llu\n",
               t.name.c_str(), t.mac.c_str(), p.pid, (unsigned long long)s.associations, (unsigned long long)s.frames_in,
-              (unsigned long long)s.frames_out, (unsigned long long)s.bad_frames, (unsigned long long)s.digest_errors);
+              (unsigned long long)s.frames_out, s.commands ? double(s.frames_in) / double(s.commands) : 0.0,
+              s.commands ? double(s.frames_out) / double(s.commands) : 0.0, (unsigned long long)s.bad_frames,
+              (unsigned long long)s.digest_errors);
+      auto u = [](uint64_t v) { return (unsigned long long)v; };
+      appendf(&out,
+              "limits: refused %llu, busy %llu, evicted %llu, expired %llu, unbound now %llu (commands refused "
+              "%llu), setting up %llu, buffers %.1f MiB (peak %.1f), drops %llu, reclaims %llu, suppressed: discover "
+              "%llu, terminate %llu, log %llu\n",
+              u(s.refused_connects), u(s.refused_busy), u(s.evicted), u(s.expired), u(s.unbound), u(s.unbound_commands),
+              u(s.setting_up), double(s.buffer_bytes) / kMiB, double(s.buffer_peak) / kMiB, u(s.buffer_drops),
+              u(s.buffer_reclaims), u(s.discover_suppressed), u(s.terminate_suppressed), u(s.log_suppressed));
+      if (t.queues.empty() && t.queue_count) {
+        appendf(&out, "(%llu associations not listed: --associations lists them)\n\n", u(t.queue_count));
+        continue;
+      }
       appendf(&out, "%-17s %6s %4s %10s %10s %10s %10s %10s %8s %8s %8s %8s %8s %10s %10s %10s\n", "host mac", "cntlid",
               "qid", rates ? "cmd/s" : "commands", rates ? "reads/s" : "reads", rates ? "writes/s" : "writes",
               rates ? "MiB/s in" : "MiB in", rates ? "MiB/s out" : "MiB out", "inflight",
@@ -244,7 +260,8 @@ ordered_json target_stats_json(const std::vector<TargetProcessStats>& now, const
     ordered_json targets = ordered_json::array();
     for (const auto& t : p.targets) {
       json plain = t;  // the documented field names of target_stats.cc
-      ordered_json jt = {{"name", t.name}, {"mac", t.mac}, {"totals", plain["totals"]}};
+      ordered_json jt = {
+          {"name", t.name}, {"mac", t.mac}, {"totals", plain["totals"]}, {"queue_count", plain["queue_count"]}};
       ordered_json queues = ordered_json::array();
       for (size_t i = 0; i < t.queues.size(); ++i) {
         ordered_json jq = plain["queues"][i];
@@ -270,7 +287,8 @@ ordered_json target_stats_json(const std::vector<TargetProcessStats>& now, const
   return j;
 }
 
-Result<TargetProcessStats> decode_target_stats_reply(const std::string& socket, const std::string& line) {
+Result<TargetProcessStats> decode_target_stats_reply(const std::string& socket, const std::string& line,
+                                                     uint64_t* next) {
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Status::error(socket + ": reply is not a JSON object");
   if (auto it = j.find("error"); it != j.end())
@@ -282,6 +300,7 @@ Result<TargetProcessStats> decode_target_stats_reply(const std::string& socket, 
   try {
     p.pid = j.value("pid", 0);
     for (const auto& t : j["targets"]) p.targets.push_back(t.get<TargetSnapshot>());
+    if (next) *next = j.value("next", uint64_t(0));
   } catch (const json::exception& e) {
     return Status::error(socket + ": malformed stats reply: " + e.what());
   }

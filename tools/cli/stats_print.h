@@ -34,7 +34,9 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now, cons
 nlohmann::ordered_json target_stats_json(const std::vector<TargetProcessStats>& now,
                                          const std::vector<TargetProcessStats>* prev, double interval_s);
 
-// Parses a target control socket's stats reply line.
-Result<TargetProcessStats> decode_target_stats_reply(const std::string& socket, const std::string& line);
+// Parses a target control socket's stats reply line; `next` (if given) gets the "from" of the
+// next page of associations, 0 when this was the last (src/target/control_server.h).
+Result<TargetProcessStats> decode_target_stats_reply(const std::string& socket, const std::string& line,
+                                                     uint64_t* next = nullptr);
 
 }  // namespace nvmeoe::cli
