@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/unix_stream.h"
 
 namespace nvmeoe {
 
@@ -41,17 +41,6 @@ uint64_t fnv1a64(const std::string& s) {
   return h;
 }
 
-bool send_all(int fd, const std::string& s) {
-  size_t sent = 0;
-  while (sent < s.size()) {
-    ssize_t n = ::send(fd, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    sent += size_t(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string target_socket_path(const std::string& lock_path) {
@@ -70,25 +59,12 @@ std::string target_socket_path(const std::string& lock_path) {
 
 Result<std::unique_ptr<TargetControlServer>> TargetControlServer::start(const std::string& path,
                                                                         std::vector<Source> sources) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Status::error("control socket path '" + path + "' is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::from_errno(errno, "control socket");
-  ::unlink(path.c_str());  // a stale socket of an earlier run under the same lock
-  mode_t old_mask = ::umask(0077);
-  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  int err = errno;
-  ::umask(old_mask);
-  if (rc != 0 || ::listen(fd, 8) != 0) {
-    if (rc == 0) err = errno;
-    ::close(fd);
-    return Status::from_errno(err, "control socket " + path);
-  }
+  auto listening = listen_unix(path, 8);
+  if (!listening) return listening.status();
+  int fd = *listening;
   int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd < 0) {
-    err = errno;
+    int err = errno;
     ::close(fd);
     ::unlink(path.c_str());
     return Status::from_errno(err, "eventfd");
@@ -172,27 +148,18 @@ std::string TargetControlServer::handle(const std::string& line, Pages* pages) c
 }
 
 void TargetControlServer::serve_client(int fd) const {
-  std::string buf;
+  UnixStream stream(fd);  // closes fd
+  stream.set_timeout(std::chrono::milliseconds(kClientIdleMs));
+  stream.set_cancel_fd(stop_fd_);
   Pages pages;
+  std::string line;
   while (true) {
-    size_t nl = buf.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buf.substr(0, nl);
-      buf.erase(0, nl + 1);
-      if (!send_all(fd, handle(line, &pages))) return;
-      continue;
+    Status s = stream.read_line(&line, nullptr, kMaxRequestLine);
+    if (!s) {
+      if (s.err() == EMSGSIZE) (void)stream.write_all(error_line("request line too long"));
+      return;  // closed, idle, or the server stops
     }
-    if (buf.size() > kMaxRequestLine) {
-      send_all(fd, error_line("request line too long"));
-      return;
-    }
-    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, kClientIdleMs) <= 0 || (fds[1].revents & POLLIN)) return;
-    char chunk[1024];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    buf.append(chunk, size_t(n));
+    if (!stream.write_all(handle(line, &pages))) return;
   }
 }
 
@@ -210,10 +177,7 @@ void TargetControlServer::serve() {
       ::usleep(100000);  // out of descriptors: do not spin
       continue;
     }
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     serve_client(fd);
-    ::close(fd);
   }
 }
 

@@ -141,16 +141,9 @@ TEST(StatsTest, SnapshotOfAStoppedTransportFails) {
 }
 
 std::string ask(const std::string& path, const std::string& request) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  cli::ControlStream s(fd);
-  s.set_timeout(std::chrono::seconds(5));
+  auto stream = connect_unix(path, std::chrono::seconds(5), "no server");
+  if (!stream) return "connect failed";
+  UnixStream& s = *stream;
   if (!s.write_all(request)) return "send failed";
   std::string line;
   if (!s.read_line(&line)) return "no reply";

@@ -188,32 +188,6 @@ class ClientPool {
   std::atomic<bool> disconnect_{false};
 };
 
-Result<int> listen_on(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return Status::error("control socket path '" + path + "' is too long; use a shorter NVMEOE_RUN_DIR");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::from_errno(errno, "control socket");
-  ::unlink(path.c_str());  // we hold the name's lock, so any socket file there is stale
-  // The socket gives raw access to the namespaces: owner only, whatever the umask.
-  mode_t old_mask = ::umask(077);
-  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  int bind_err = errno;
-  ::umask(old_mask);
-  if (rc != 0) {
-    ::close(fd);
-    return Status::from_errno(bind_err, "binding control socket " + path);
-  }
-  if (::listen(fd, 16) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::from_errno(err, "listening on " + path);
-  }
-  return fd;
-}
-
 Status write_info_file(const std::string& path, const ControllerModel& m) {
   nlohmann::json j = {{"name", m.name},           {"pid", m.pid},           {"target_mac", m.target_mac},
                       {"subnqn", m.subnqn},       {"hostnqn", m.hostnqn},   {"iface", m.iface},
@@ -321,7 +295,7 @@ FrontendSummary summarize(const Frontend* frontend) {
   std::unique_ptr<Frontend> frontend = std::move(started).value();
   const FrontendSummary frontend_summary = summarize(frontend.get());
 
-  auto listen_fd = listen_on(sock_path);
+  auto listen_fd = listen_unix(sock_path, 16);
   if (!listen_fd) {
     if (frontend) frontend->stop();
     hc->disconnect();

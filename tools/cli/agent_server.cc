@@ -86,7 +86,7 @@ bool AgentServer::serve_connection(ControlStream& stream) {
   while (true) {
     std::string line;
     bool eof = false;
-    if (!stream.read_line(&line, &eof)) return false;  // closed, timed out or garbage: drop the client
+    if (!stream.read_line(&line, &eof, kMaxLineBytes)) return false;  // closed, timed out or garbage: drop the client
     auto req = decode_request(line);
     if (!req) {
       (void)stream.write_all(encode_reply(ControlReply::failure("bad request: " + req.status().message())));

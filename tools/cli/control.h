@@ -54,6 +54,7 @@
 
 #include "cli/list_model.h"
 #include "common/status.h"
+#include "common/unix_stream.h"
 
 namespace nvmeoe::cli {
 
@@ -124,37 +125,13 @@ std::string control_json_path(const std::string& name);
 // gone) are included; callers skip those whose connection is refused.
 std::vector<std::string> list_controller_names();
 
-// Blocking, buffered I/O on a stream socket: lines and raw byte runs share one receive buffer.
-class ControlStream {
- public:
-  explicit ControlStream(int fd) : fd_(fd) {}
-  ControlStream(const ControlStream&) = delete;
-  ControlStream& operator=(const ControlStream&) = delete;
-  ControlStream(ControlStream&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
-  ~ControlStream();
-
-  // Reads one line without its '\n'. Fails on EOF (message "closed"), a timeout, or a line longer
-  // than `max_bytes`. `eof` is set when the peer closed cleanly before any byte of the line.
-  Status read_line(std::string* line, bool* eof = nullptr, size_t max_bytes = kMaxLineBytes);
-  Status read_exact(uint8_t* dst, size_t n);
-  Status write_all(const void* data, size_t n);
-  Status write_all(const std::string& s) { return write_all(s.data(), s.size()); }
-  // Applies a send and receive timeout to the socket.
-  void set_timeout(std::chrono::milliseconds t);
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-  std::string buf_;
-};
+// A connection to an agent: the project's UNIX stream (common/unix_stream.h): blocking, buffered
+// I/O where lines and raw byte runs share one receive buffer.
+using ControlStream = UnixStream;
 
 // Connects to a controller's agent. The error for a missing or stale socket says the controller
 // does not exist.
 Result<ControlStream> connect_control(const std::string& name, std::chrono::milliseconds timeout);
-// Connects a stream to the UNIX socket `path` with `timeout` on each send and receive. A missing
-// socket or one nobody listens on gives the error `absent` (errno ENODEV).
-Result<ControlStream> connect_unix_stream(const std::string& path, std::chrono::milliseconds timeout,
-                                          const std::string& absent);
 
 // One exchange: sends `req` (and `data` for a write), reads the reply line and, when the reply
 // carries bytes, those bytes into `in` (resized). A protocol failure (connection lost, garbage)

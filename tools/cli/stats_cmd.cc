@@ -142,7 +142,7 @@ std::vector<std::string> target_sockets() {
 // One target process's statistics: the totals, and its associations page by page (all of them
 // with --associations, none with --totals, else those of targets with few).
 Result<TargetProcessStats> query_target(const std::string& path, const StatsArgs& a) {
-  auto stream = connect_unix_stream(path, kStatsTimeout, "no nvmeoe-target is listening on " + path);
+  auto stream = connect_unix(path, kStatsTimeout, "no nvmeoe-target is listening on " + path);
   if (!stream) return stream.status();
   ControlStream& s = *stream;
   auto page = [&](uint64_t from, uint64_t* next) -> Result<TargetProcessStats> {
