@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The single test command: builds the normal build (build/) and an ASan+UBSan build (build-asan/),
-# runs the unit tests of both, then every end-to-end test (tests/e2e/e2e_*.sh, then
+# The single test command: builds the normal build (build/), an ASan+UBSan build (build-asan/) and
+# a ThreadSanitizer build (build-tsan/), runs the unit tests of all three, then every end-to-end test (tests/e2e/e2e_*.sh, then
 # tests/fault/relay_smoke.sh and tests/fault/fault_e2e.sh, each bounded; then e2e_rw, e2e_garbage,
 # e2e_shutdown and fault_e2e again over the AF_XDP link, NVMEOE_LINK=af_xdp), checks the worked
 # examples of docs/PROTOCOL.md and the format of every C++ file (tests/style/check_format.sh), and
@@ -236,6 +236,17 @@ if [ "$asan_rc" = 0 ]; then
   fi
 else
   result "unit tests (asan): not run, the sanitizer build failed" 1
+fi
+
+header "ThreadSanitizer build"
+# The unit tests run host and target loops, control servers and links on threads of their own
+# against the test's thread: a data race there fails its test (TSan exits 66 on a report).
+build build-tsan tsan -DNVMEOE_TSAN=ON -DCMAKE_BUILD_TYPE=Debug -DNVMEOE_WERROR=ON
+tsan_rc=$?
+if [ "$tsan_rc" = 0 ]; then
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1} unit build-tsan tsan
+else
+  result "unit tests (tsan): not run, the ThreadSanitizer build failed" 1
 fi
 
 header "Summary ($((SECONDS - started)) s; logs in build/test-logs/)"

@@ -62,6 +62,7 @@ TargetSnapshot TargetTransport::Impl::build_snapshot() const {
   out.totals = st;
   out.totals.unbound = admission.unbound();
   out.totals.setting_up = admission.setting_up_count();
+  out.totals.controllers = core->controller_count();
   out.totals.buffer_bytes = shared->pool.in_use() + shared->pool.kept();
   out.totals.buffer_peak = shared->pool.peak();
   out.totals.log_suppressed = log_limiter().suppressed_total();

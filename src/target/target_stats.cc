@@ -73,6 +73,7 @@ void to_json(json& j, const TargetSnapshot& s) {
              {"log_suppressed", t.log_suppressed},
              {"unbound", t.unbound},
              {"setting_up", t.setting_up},
+             {"controllers", t.controllers},
              {"buffer_bytes", t.buffer_bytes},
              {"buffer_peak", t.buffer_peak},
              // Frames per command both ways, since the start (packing makes them fractions).
@@ -109,6 +110,7 @@ void from_json(const json& j, TargetSnapshot& s) {
   s.totals.log_suppressed = get_or<uint64_t>(t, "log_suppressed", 0);
   s.totals.unbound = get_or<uint64_t>(t, "unbound", 0);
   s.totals.setting_up = get_or<uint64_t>(t, "setting_up", 0);
+  s.totals.controllers = get_or<uint64_t>(t, "controllers", 0);
   s.totals.buffer_bytes = get_or<uint64_t>(t, "buffer_bytes", 0);
   s.totals.buffer_peak = get_or<uint64_t>(t, "buffer_peak", 0);
   s.queues.clear();

@@ -30,6 +30,7 @@ struct TargetStats {
   // Gauges, at the time of the snapshot:
   uint64_t unbound = 0;       // associations without Fabrics Connect
   uint64_t setting_up = 0;    // controllers without an I/O queue yet
+  uint64_t controllers = 0;   // controllers of the target core (all ports, discovery included)
   uint64_t buffer_bytes = 0;  // data buffers held (in use and kept for reuse), whole target
   uint64_t buffer_peak = 0;   // the most ever in use
 };

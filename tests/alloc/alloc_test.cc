@@ -118,22 +118,18 @@ class Driver {
   }
   // On the host's loop thread.
   void on_done(size_t slot, const Completion& c) {
-    bool more = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!c.ok()) ++errors_;
       ++done_;
-      if (submitted_ < budget_) {
-        ++submitted_;
-        more = true;
-      } else {
-        --outstanding_;
+      if (submitted_ >= budget_) {
+        // Notified under the lock: the waiter may destroy this Driver as soon as it wakes.
+        if (--outstanding_ == 0) cv_.notify_all();
+        return;
       }
+      ++submitted_;
     }
-    if (more)
-      submit(slot);
-    else
-      cv_.notify_all();
+    submit(slot);
   }
 
   HostController* host_;
