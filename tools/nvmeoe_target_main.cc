@@ -342,11 +342,9 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     macs.push_back((*link)->local_mac().str());
     TargetPort port;
     port.link = std::move(link).value();
-    port.all_subsystems = false;
-    port.subsystems.insert(pc.subsystems.begin(), pc.subsystems.end());
     ports.push_back(std::move(port));
   }
-  core.set_discovery_ports(discovery_ports_for(config, macs));
+  core.set_ports(ports_for(config, macs));
 
   TargetOptions options;
   if (Status ls = set_limits(&options.limits, config.limits); !ls) {
@@ -377,9 +375,6 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
         LOG_ERROR("configuration not changed: %s", s.message().c_str());
         return;
       }
-      for (size_t i = 0; i < next->ports.size(); ++i)
-        transport.set_port_subsystems(
-            i, false, std::set<std::string>(next->ports[i].subsystems.begin(), next->ports[i].subsystems.end()));
       current = std::move(next).value();
       if (summary.empty()) summary.push_back("no change");
       for (const auto& line : summary) LOG_INFO("reload: %s", line.c_str());

@@ -90,10 +90,10 @@ Result<std::vector<std::unique_ptr<Subsystem>>> build_subsystems(const TargetCon
   return out;
 }
 
-std::vector<DiscoveryPort> discovery_ports_for(const TargetConfig& config, const std::vector<std::string>& macs) {
-  std::vector<DiscoveryPort> out;
+std::vector<Port> ports_for(const TargetConfig& config, const std::vector<std::string>& macs) {
+  std::vector<Port> out;
   for (size_t i = 0; i < config.ports.size() && i < macs.size(); ++i) {
-    DiscoveryPort d;
+    Port d;
     d.portid = config.ports[i].portid;
     d.traddr = macs[i];
     d.ethertype = config.ports[i].ethertype;
@@ -192,8 +192,8 @@ Status apply_config_change(TargetCore& core, const TargetConfig& current, const 
                          "): subsystems changed");
   // Discovery: the ports' subsystem lists, with the MACs the core already knows.
   std::vector<std::string> macs;
-  for (const auto& d : core.discovery_ports()) macs.push_back(d.traddr);
-  core.set_discovery_ports(discovery_ports_for(next, macs));
+  for (const auto& d : core.ports()) macs.push_back(d.traddr);
+  core.set_ports(ports_for(next, macs));
   core.configuration_changed();
   return Status::ok();
 }

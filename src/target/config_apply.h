@@ -23,7 +23,7 @@ Result<std::map<std::string, std::shared_ptr<const HostAuth>>> build_host_auth(c
                                                                                const std::string& file);
 
 // The discovery ports of a configuration, given each port's MAC (same order as config.ports).
-std::vector<DiscoveryPort> discovery_ports_for(const TargetConfig& config, const std::vector<std::string>& macs);
+std::vector<Port> ports_for(const TargetConfig& config, const std::vector<std::string>& macs);
 
 // Applies `next` over `current` (what the core was built from). Ports must keep their addresses
 // (portid, interface, EtherType); their subsystem lists may change (the caller updates the

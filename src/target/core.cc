@@ -82,14 +82,26 @@ bool TargetCore::host_allowed(const Subsystem& s, const std::string& hostnqn) {
   return s.allow_any_host || s.allowed_hosts.count(hostnqn);
 }
 
-void TargetCore::set_discovery_ports(std::vector<DiscoveryPort> ports) {
-  discovery_ports_ = std::move(ports);
+void TargetCore::set_ports(std::vector<Port> ports) {
+  ports_ = std::move(ports);
   ++genctr_;
+}
+
+bool TargetCore::port_offers(size_t port, const std::string& subnqn) const {
+  if (subnqn == kDiscoveryNqn || port >= ports_.size()) return true;
+  const Port& p = ports_[port];
+  return p.all_subsystems || p.subsystems.count(subnqn);
+}
+
+void TargetCore::queue_released(Controller& ctrl, uint16_t qid) {
+  if (qid == 0) return;  // the admin queue is the controller: remove_controller()
+  ctrl.connected_io_queues.erase(qid);
+  ctrl.queue_auth.erase(qid);
 }
 
 std::vector<DiscoveryLogEntry> TargetCore::discovery_entries(const std::string& hostnqn) const {
   std::vector<DiscoveryLogEntry> out;
-  for (const DiscoveryPort& port : discovery_ports_) {
+  for (const Port& port : ports_) {
     char trsvcid[8];
     std::snprintf(trsvcid, sizeof trsvcid, "0x%04x", port.ethertype);
     for (const auto& sub : subsystems_) {

@@ -89,8 +89,10 @@ class Controller {
   std::array<uint8_t, 16> hostid_;
 };
 
-// Where the target can be reached, for the Discovery Log Page: one per interface ("port").
-struct DiscoveryPort {
+// Where the target can be reached: one per interface ("port"), in the order of the transport's
+// ports. A port offers the subsystems a host may discover and connect to through it (the others do
+// not exist there), and gives the Discovery Log Page its entries.
+struct Port {
   uint16_t portid = 0;
   std::string traddr;  // the interface's MAC, "aa:bb:cc:dd:ee:ff"
   uint16_t ethertype = 0x88B5;
@@ -108,10 +110,15 @@ class TargetCore {
   const std::vector<std::unique_ptr<Subsystem>>& subsystems() const { return subsystems_; }
   const TargetLimits& limits() const { return limits_; }
 
-  // The discovery controller (Connect to kDiscoveryNqn): its log page lists, per port, the
-  // subsystems a host may use. GENCTR changes whenever ports, subsystems or allow-lists change.
-  void set_discovery_ports(std::vector<DiscoveryPort> ports);
-  const std::vector<DiscoveryPort>& discovery_ports() const { return discovery_ports_; }
+  // The ports, in the transport's order (Request::port indexes them). The discovery controller
+  // (Connect to kDiscoveryNqn): its log page lists, per port, the subsystems a host may use.
+  // GENCTR changes whenever ports, subsystems or allow-lists change.
+  void set_ports(std::vector<Port> ports);
+  const std::vector<Port>& ports() const { return ports_; }
+  // True when subsystem `subnqn` is reachable through port `port`. The discovery subsystem is on
+  // every port; a core without a port of that index (one made without set_ports, as in tests)
+  // offers every subsystem.
+  bool port_offers(size_t port, const std::string& subnqn) const;
   std::vector<DiscoveryLogEntry> discovery_entries(const std::string& hostnqn) const;
   uint64_t discovery_genctr() const { return genctr_; }
   void configuration_changed() { ++genctr_; }
@@ -158,6 +165,9 @@ class TargetCore {
   std::vector<uint16_t> expire_keep_alive(Clock::time_point now);
   // Tears down a controller (admin queue gone). Pending requests still complete normally.
   void remove_controller(uint16_t cntlid);
+  // The transport's I/O queue `qid` of `ctrl` went away (the host terminated it, or it was
+  // evicted): its QID may connect again, and must authenticate again.
+  void queue_released(Controller& ctrl, uint16_t qid);
   std::shared_ptr<Controller> find_controller(uint16_t cntlid) const;
   size_t controller_count() const { return controllers_.size(); }
 
@@ -239,7 +249,7 @@ class TargetCore {
   std::vector<std::unique_ptr<Subsystem>> retired_subsystems_;
   std::vector<std::unique_ptr<Namespace>> retired_namespaces_;
   std::unique_ptr<Subsystem> discovery_subsys_;
-  std::vector<DiscoveryPort> discovery_ports_;
+  std::vector<Port> ports_;
   uint64_t genctr_ = 1;
   Clock::time_point started_ = Clock::now();  // for SMART power-on hours
   std::vector<std::unique_ptr<Subsystem>> subsystems_;

@@ -55,7 +55,8 @@ void TargetCore::connect(Request* req) {
   if (!decode_connect_data(req->data.data(), &data)) return invalid(true, kIpoSubnqn);
   if (!valid_nqn(data.hostnqn)) return invalid(true, kIpoHostnqn);
   Subsystem* subsys = data.subnqn == kDiscoveryNqn ? discovery_subsys_.get() : find_subsystem(data.subnqn);
-  if (!subsys) return invalid(true, kIpoSubnqn);
+  // A subsystem is reachable only through the ports that offer it: elsewhere it does not exist.
+  if (!subsys || !port_offers(req->port, data.subnqn)) return invalid(true, kIpoSubnqn);
   if (!host_allowed(*subsys, data.hostnqn)) {
     LOG_LIMITED(LogLevel::kWarn, "not allowed", data.hostnqn, "%s: host %s not allowed", subsys->nqn.c_str(),
                 data.hostnqn.c_str());
@@ -64,6 +65,11 @@ void TargetCore::connect(Request* req) {
   // The QID in the command must name the queue the command came in on.
   if (cmd.qid != req->qid) {
     req->cqe.dw0 = invalid_parameter(false, kIpoQid);
+    return complete(req, sc::kConnectInvalidParameters | sc::kDnr);
+  }
+  // The queue must hold SQSIZE + 1 commands: the transport set its size at the handshake.
+  if (req->queue_size && uint32_t(cmd.sqsize) + 1 > req->queue_size) {
+    req->cqe.dw0 = invalid_parameter(false, kIpoSqsize);
     return complete(req, sc::kConnectInvalidParameters | sc::kDnr);
   }
   if (cmd.qid == 0) return connect_admin(req, subsys, cmd, data);

@@ -36,6 +36,10 @@ struct Request {
   Sqe sqe;
   Cqe cqe;  // filled by the core; the transport sets sq_id/cid before sending
   uint16_t qid = 0;
+  // Set by the transport: which of the core's ports the command came through (TargetCore::ports),
+  // and how many commands its queue holds (a Fabrics Connect's SQSIZE must fit; 0: no limit).
+  size_t port = 0;
+  uint16_t queue_size = 0;
   // The controller this queue belongs to; null on a queue that has not completed Fabrics Connect.
   std::shared_ptr<Controller> ctrl;
   // The command's data buffer, exactly the SGL length. For host-to-controller commands it holds the

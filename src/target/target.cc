@@ -8,17 +8,16 @@ void TargetTransport::Impl::execute(Queue& q, Slot& s) {
   shared->lru.remove(&s);  // the core and the backend use the buffer now
   if (s.req.sqe.opcode == admin_opcode::kFabrics && s.req.sqe.fctype() == fabrics_type::kConnect &&
       s.total >= kConnectDataSize) {
+    // The core judges the Connect (fabrics_cmd.cc); the transport only keeps room in its tables.
     ConnectData data;
-    if (decode_connect_data(s.buf.get(), &data)) {
-      // A subsystem is reachable only on the ports that list it: elsewhere it does not exist.
-      if (!all_subsystems && !offers(data.subnqn))
-        return finish_connect(q, s, sc::kConnectInvalidParameters | sc::kDnr, 0x10100);  // IATTR 1, IPO 256: SUBNQN
-      if (!admit_bind(q, data)) return finish_connect(q, s, sc::kConnectControllerBusy, 0);
-    }
+    if (!q.ctrl && decode_connect_data(s.buf.get(), &data) && !admit_bind(q, data))
+      return finish_connect(q, s, sc::kConnectControllerBusy, 0);
   }
   s.state = Slot::State::kExecuting;
   ++q.executing;
   s.req.qid = q.qid;
+  s.req.port = port_index;
+  s.req.queue_size = q.size;
   s.req.ctrl = q.ctrl;
   s.req.data = std::span<uint8_t>(s.buf.get(), s.total);
   s.req.on_complete = &Impl::on_complete;
@@ -175,8 +174,7 @@ TargetTransport::TargetTransport(TargetCore* core, std::vector<TargetPort> ports
 
 void TargetTransport::add_port(TargetPort port, const TargetOptions& options) {
   auto m = std::make_unique<Impl>(core_, port.link.get(), options, shared_.get());
-  m->all_subsystems = port.all_subsystems;
-  m->port_subsystems = std::move(port.subsystems);
+  m->port_index = ports_.size();
   ports_.push_back(std::move(m));
   links_.push_back(std::move(port.link));
 }
@@ -199,12 +197,6 @@ void TargetTransport::request_reload() {
 
 void TargetTransport::set_reload_handler(std::function<void()> handler) {
   reload_ = std::move(handler);
-}
-
-void TargetTransport::set_port_subsystems(size_t port, bool all, std::set<std::string> subsystems) {
-  ports_.at(port)->all_subsystems = all;
-  ports_.at(port)->port_subsystems = std::move(subsystems);
-  ports_.at(port)->rescan = true;
 }
 
 TargetStats TargetTransport::stats() const {

@@ -35,12 +35,10 @@ struct TargetOptions {
   ResourceLimits limits;                 // what peers may make the target keep (resource_limits.h)
 };
 
-// One interface the target serves on, and the subsystems it offers there (all, or a list: the
-// others are neither discovered nor connectable through this port).
+// One interface the target serves on. Port i is the core's port i (TargetCore::set_ports), which
+// says the subsystems offered there.
 struct TargetPort {
   std::unique_ptr<Link> link;
-  bool all_subsystems = true;
-  std::set<std::string> subsystems;
 };
 
 class TargetTransport {
@@ -58,10 +56,10 @@ class TargetTransport {
   // Async-signal-safe.
   void request_stop();
   // Async-signal-safe: run() calls the reload handler on its own thread at its next turn, where
-  // the handler may change the core and the ports' subsystem lists (configuration reload).
+  // the handler may change the core, its ports' subsystem lists included (configuration reload);
+  // associations the change leaves without their subsystem end at once.
   void request_reload();
   void set_reload_handler(std::function<void()> handler);
-  void set_port_subsystems(size_t port, bool all, std::set<std::string> subsystems);
   TargetStats stats() const;  // summed over the ports
   const Link& link(size_t port = 0) const { return *links_.at(port); }
   size_t port_count() const { return links_.size(); }

@@ -67,7 +67,7 @@ void TargetTransport::Impl::evict(AdmissionEntry* e, uint64_t* counter, const ch
   if (notify)
     send_terminate(q->host, q->qid, q->ctrl ? q->ctrl->cntlid() : kNoController, q->nonce,
                    TerminateReason::kProtocolError);
-  if (q->ctrl) q->ctrl->connected_io_queues.erase(q->qid);
+  if (q->ctrl) core->queue_released(*q->ctrl, q->qid);
   auto it = queues.find(key_of(*q));
   if (it != queues.end()) remove_queue(it);
 }
@@ -160,7 +160,6 @@ bool TargetTransport::Impl::admit_bind(Queue& q, const ConnectData& data) {
 
 void TargetTransport::Impl::bind(Queue& q, Slot& s, const std::shared_ptr<Controller>& ctrl) {
   q.ctrl = ctrl;
-  if (q.qid) q.ctrl->connected_io_queues.insert(q.qid);
   q.slots.resize(q.size);
   if (q.setup.get() == &s) q.slots[s.cid] = std::move(q.setup);  // the same slot, now by CID
   admission.bound(&q.admission, ctrl->cntlid(), core->host_listed(ctrl->hostnqn()), q.qid == 0, Clock::now());

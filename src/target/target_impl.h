@@ -149,10 +149,8 @@ struct TargetTransport::Impl {
   std::vector<uint8_t> v1_reply;          // a version 1 Connect Response being sent (on_other_version)
   std::vector<ByteRange> ranges_scratch;  // Retransmit Request ranges received, reused
   std::vector<ByteRange> holes_scratch;   // and sent
-  // The subsystems this port (interface) offers; all of them unless the configuration says.
-  bool all_subsystems = true;
-  std::set<std::string> port_subsystems;
-  bool rescan = true;  // a reload happened: housekeeping looks at every association
+  size_t port_index = 0;                  // this port's index among the transport's, and the core's Port
+  bool rescan = true;                     // a reload happened: housekeeping looks at every association
   int turns_since_rescan = 0;
   KeyedRateLimiter terminate_limit;  // Terminate replies to frames of unknown associations
   KeyedRateLimiter discover_limit;   // Discover Replies, per MAC and in all
@@ -309,7 +307,7 @@ struct TargetTransport::Impl {
 
   void on_discover(const Frame& f, const Segment& g);
 
-  bool offers(const std::string& subnqn) const;
+  bool offers(const std::string& subnqn) const { return core->port_offers(port_index, subnqn); }
 
   // ---- execution ----
   void execute(Queue& q, Slot& s);

@@ -240,13 +240,8 @@ void TargetTransport::Impl::on_command(Queue& qr, const Segment& g) {
   uint32_t limit = std::max<uint32_t>(core->limits().max_transfer, kIdentifySize);
   if (total > limit) return finish_early(*q, s, sqe, sc::kInvalidField | sc::kDnr);
   if (sqe.opcode == admin_opcode::kFabrics && sqe.fctype() == fabrics_type::kConnect) {
-    // The Connect must name the queue it travels on, fit the size the handshake granted, and
-    // come once per association.
-    ConnectCommand cc = decode_connect_command(sqe);
-    if (q->ctrl) return finish_early(*q, s, sqe, sc::kCommandSequenceError | sc::kDnr);
-    if (cc.qid != q->qid) return finish_early(*q, s, sqe, sc::kConnectInvalidParameters | sc::kDnr, 42);
-    if (uint32_t(cc.sqsize) + 1 > q->size)
-      return finish_early(*q, s, sqe, sc::kConnectInvalidParameters | sc::kDnr, 44);
+    // Its data is the 1024-byte connect data, bounded before a buffer is taken; the core judges
+    // the rest (QID, SQSIZE against Request::queue_size, one Connect per queue).
     if (total > kConnectDataSize) return finish_early(*q, s, sqe, sc::kDataSglLengthInvalid | sc::kDnr);
   }
   if (dir == DataDirection::kBidirectional) {
@@ -399,7 +394,7 @@ void TargetTransport::Impl::on_terminate(const Frame& f) {
     remove_controller_queues(ctrl->cntlid(), TerminateReason::kHostDisconnect, false);
     core->remove_controller(ctrl->cntlid());
   } else {
-    if (ctrl) ctrl->connected_io_queues.erase(f.a.qid);
+    if (ctrl) core->queue_released(*ctrl, f.a.qid);
     remove_queue(it);
   }
 }
@@ -444,10 +439,6 @@ void TargetTransport::Impl::on_discover(const Frame& f, const Segment& g) {
     if (n == 0) break;
     first += n;
   } while (first < entries.size());
-}
-
-bool TargetTransport::Impl::offers(const std::string& subnqn) const {
-  return all_subsystems || subnqn == kDiscoveryNqn || port_subsystems.count(subnqn);
 }
 
 }  // namespace nvmeoe

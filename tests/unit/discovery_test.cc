@@ -157,16 +157,16 @@ class DiscoveryCoreTest : public ::testing::Test {
   }
 
   void two_ports() {
-    DiscoveryPort p1;
+    Port p1;
     p1.portid = 1;
     p1.traddr = "02:00:00:00:00:01";
-    DiscoveryPort p2;
+    Port p2;
     p2.portid = 2;
     p2.traddr = "02:00:00:00:00:02";
     p2.ethertype = 0x88b6;
     p2.all_subsystems = false;
     p2.subsystems = {kSubB};
-    core_.set_discovery_ports({p1, p2});
+    core_.set_ports({p1, p2});
   }
 
   TargetCore core_;
@@ -372,10 +372,10 @@ TEST(DiscoveryLoop, QueryAndLogPageOverMemoryLink) {
     s->namespaces.push_back(std::move(ns));
     ASSERT_TRUE(core.add_subsystem(std::move(s)).is_ok());
   }
-  DiscoveryPort port;
+  Port port;
   port.portid = 1;
   port.traddr = target_mac.str();
-  core.set_discovery_ports({port});
+  core.set_ports({port});
   TargetTransport target(&core, std::move(pair.b));
   std::thread thread([&] { EXPECT_TRUE(target.run().is_ok()); });
 

@@ -261,6 +261,55 @@ TEST_F(TargetCoreTest, IoQueueConnectBeforeEnableIsSequenceError) {
   EXPECT_EQ(wrong_queue.req.cqe.dw0, 42u);
 }
 
+// The core judges a Connect by the port it came through and the size of the transport's queue
+// (Request::port, Request::queue_size), and takes back the QID of a queue the transport released.
+TEST_F(TargetCoreTest, ConnectIsJudgedByPortQueueSizeAndReleasedQueues) {
+  add_subsystem(kSubNqn, {kMiB});
+  Port open_port, narrow_port;
+  open_port.traddr = "02:00:00:00:00:01";
+  narrow_port.traddr = "02:00:00:00:00:02";
+  narrow_port.all_subsystems = false;
+  narrow_port.subsystems = {"nqn.2026-12.io.nvmeoe:elsewhere"};
+  core_.set_ports({open_port, narrow_port});
+  EXPECT_TRUE(core_.port_offers(0, kSubNqn));
+  EXPECT_FALSE(core_.port_offers(1, kSubNqn));
+  EXPECT_TRUE(core_.port_offers(1, kDiscoveryNqn)) << "discovery is on every port";
+
+  TestRequest hidden;
+  hidden.req.port = 1;
+  EXPECT_EQ(connect(hidden, 0, kSubNqn, kHostNqn), sc::kConnectInvalidParameters | sc::kDnr);
+  EXPECT_EQ(hidden.req.cqe.dw0, 0x10100u) << "IATTR 1 (connect data), IPO 256 (SUBNQN): not on this port";
+  EXPECT_EQ(core_.controller_count(), 0u);
+
+  TestRequest too_big;
+  too_big.req.queue_size = 16;  // SQSIZE 31 asks for 32 entries
+  EXPECT_EQ(connect(too_big, 0, kSubNqn, kHostNqn), sc::kConnectInvalidParameters | sc::kDnr);
+  EXPECT_EQ(too_big.req.cqe.dw0, 44u) << "IATTR 0, IPO 44 (SQSIZE)";
+
+  TestRequest fits;
+  fits.req.queue_size = 32;
+  ASSERT_EQ(connect(fits, 0, kSubNqn, kHostNqn), sc::kSuccess);
+  ctrl_ = fits.req.connected;
+  ASSERT_TRUE(ctrl_);
+  ASSERT_EQ(set_cc(ctrl_, kCcEnabled), sc::kSuccess);
+  ASSERT_EQ(connect_io(ctrl_, 1), sc::kSuccess);
+  EXPECT_EQ(connect_io(ctrl_, 1), sc::kConnectInvalidParameters | sc::kDnr) << "queue 1 is connected";
+  core_.queue_released(*ctrl_, 1);
+  EXPECT_FALSE(ctrl_->connected_io_queues.count(1));
+  EXPECT_EQ(connect_io(ctrl_, 1), sc::kSuccess) << "a released queue connects again";
+
+  TestRequest again;  // a second Connect on a bound queue
+  again.req.ctrl = ctrl_;
+  ConnectCommand cmd;
+  cmd.qid = 0;
+  cmd.sqsize = 31;
+  Sqe sqe;
+  encode_connect_command(cmd, sqe);
+  again.req.sqe = sqe;
+  again.set_data(kConnectDataSize);
+  EXPECT_EQ(run(again), sc::kCommandSequenceError);
+}
+
 TEST_F(TargetCoreTest, CommandsBeforeConnectAreSequenceErrors) {
   add_subsystem(kSubNqn, {kMiB});
   TestRequest t;
