@@ -6,7 +6,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -29,9 +28,9 @@
 #include "link/link.h"
 #include "nvme/spec.h"
 #include "target/config.h"
-#include "target/config_apply.h"
 #include "target/control_server.h"
 #include "target/core.h"
+#include "target/daemon.h"
 #include "target/resource_limits.h"
 #include "target/target.h"
 #include "wire/frame.h"
@@ -53,19 +52,19 @@ int usable_cpus() {
 using namespace nvmeoe;
 
 // Read from the signal handler: lock-free atomics are async-signal-safe.
-std::atomic<TargetTransport*> g_transport{nullptr};
+std::atomic<TargetDaemon*> g_daemon{nullptr};
 volatile sig_atomic_t g_signals = 0;
-static_assert(std::atomic<TargetTransport*>::is_always_lock_free);
+static_assert(std::atomic<TargetDaemon*>::is_always_lock_free);
 
 void on_reload_signal(int) {
-  if (TargetTransport* t = g_transport.load()) t->request_reload();
+  if (TargetDaemon* d = g_daemon.load()) d->request_reload();
 }
 
 void on_stop_signal(int) {
   // The first signal asks for an orderly stop; a third one gives up waiting for it.
   g_signals = g_signals + 1;
   if (g_signals >= 3) ::_exit(1);
-  if (TargetTransport* t = g_transport.load()) t->request_stop();
+  if (TargetDaemon* d = g_daemon.load()) d->request_stop();
 }
 
 struct Args {
@@ -93,19 +92,6 @@ bool parse_ethertype(const std::string& text, uint16_t* out) {
   if (text.empty() || *end != '\0' || v < 0x0600 || v > 0xffff) return false;
   *out = static_cast<uint16_t>(v);
   return true;
-}
-
-std::string human_size(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, kUnits[u]);
-  return buf;
 }
 
 // The inode of this process's network namespace: /run is shared between namespaces, so the lock
@@ -210,48 +196,9 @@ Result<TargetConfig> config_from_args(const Args& a) {
   return c;
 }
 
-std::string describe_subsystem(const Subsystem& s) {
-  std::string out;
-  for (const auto& ns : s.namespaces) {
-    const BackendCaps& caps = ns->backend->caps();
-    out += (out.empty() ? "" : ", ") + std::to_string(ns->nsid) + " (" + human_size(caps.size_bytes) + ", " +
-           std::to_string(caps.block_size) + " B blocks" + (ns->read_only ? ", read-only" : "") + ")";
-  }
-  return out.empty() ? "no namespaces" : out;
-}
-
-// mem:SIZE namespaces take their memory as they are written, so a size beyond the machine's memory
-// starts fine and fails later (the OOM killer, or allocation errors on writes): say so at start.
-void warn_if_ram_exceeds_memory(const TargetConfig& config, const std::vector<std::unique_ptr<Subsystem>>& subs) {
-  uint64_t ram_bytes = 0;
-  std::string names;
-  for (const auto& sub : subs) {
-    const SubsystemConfig* sc = nullptr;
-    for (const auto& c : config.subsystems)
-      if (c.nqn == sub->nqn) sc = &c;
-    if (!sc) continue;
-    for (const auto& ns : sub->namespaces)
-      for (const auto& nc : sc->namespaces)
-        if (nc.nsid == ns->nsid && nc.path.compare(0, 4, "mem:") == 0) {
-          ram_bytes += ns->backend->caps().size_bytes;
-          names +=
-              (names.empty() ? "" : ", ") + sub->nqn + " namespace " + std::to_string(ns->nsid) + " (" + nc.path + ")";
-        }
-  }
-  struct sysinfo si {};
-  if (ram_bytes == 0 || ::sysinfo(&si) != 0) return;
-  const uint64_t total = uint64_t(si.totalram) * si.mem_unit;
-  if (ram_bytes <= total) return;
-  LOG_WARN(
-      "RAM namespaces total %s, more than this machine's memory (%s): %s. They are allocated as they are "
-      "written, so writes will fail or the OOM killer will stop this target once memory runs out; use a "
-      "file or block device for that much",
-      human_size(ram_bytes).c_str(), human_size(total).c_str(), names.c_str());
-}
-
 int serve(const TargetConfig& config, const std::string& file, const Args& a) {
   if (config.ports.empty()) {
-    LOG_ERROR("%s: ports: no port to serve on", file.c_str());  // only a file can say so
+    LOG_ERROR("%s: ports: no port to serve on", file.c_str());  // only a file can say so (before any lock)
     return 1;
   }
   // Refuse a second target on the same interface and EtherType before touching any device.
@@ -292,42 +239,8 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
     }
   }
 
-  TargetCore core;
-  auto subsystems = build_subsystems(config, file);
-  if (!subsystems) {
-    LOG_ERROR("%s", subsystems.status().message().c_str());
-    release_locks();
-    return 1;
-  }
-  warn_if_ram_exceeds_memory(config, *subsystems);
-  auto host_auth = build_host_auth(config, file);
-  if (!host_auth) {
-    LOG_ERROR("%s", host_auth.status().message().c_str());
-    release_locks();
-    return 1;
-  }
-  for (const auto& [nqn, ha] : *host_auth)
-    LOG_INFO("host %s must authenticate: DH-HMAC-CHAP %s, DH group %s%s", nqn.c_str(),
-             auth::hash_name(ha->hash).c_str(), auth::dhgroup_name(ha->dhgroup).c_str(),
-             ha->ctrl_key.empty() ? "" : ", controller key for bidirectional authentication");
-  struct stat fst {};
-  if (!host_auth->empty() && !file.empty() && ::stat(file.c_str(), &fst) == 0 && (fst.st_mode & 077))
-    LOG_WARN("%s holds DH-HMAC-CHAP secrets and is readable by others (mode %03o): chmod 600 it", file.c_str(),
-             unsigned(fst.st_mode & 0777));
-  core.set_host_auth(std::move(host_auth).value());
-  for (auto& sub : *subsystems) {
-    std::string what = sub->nqn + ": " + describe_subsystem(*sub);
-    if (Status s = core.add_subsystem(std::move(sub)); !s) {
-      LOG_ERROR("%s%s%s", file.c_str(), file.empty() ? "" : ": ", s.message().c_str());
-      release_locks();
-      return 1;
-    }
-    LOG_INFO("namespaces of %s", what.c_str());
-  }
-
   const LinkKind link_kind = *parse_link_kind(a.link);  // checked in main
-  std::vector<TargetPort> ports;
-  std::vector<std::string> macs;
+  std::vector<std::unique_ptr<Link>> links;
   for (size_t i = 0; i < config.ports.size(); ++i) {
     const PortConfig& pc = config.ports[i];
     auto link = open_link(link_kind, pc.traddr, pc.ethertype, kMinMtu);
@@ -339,46 +252,25 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
       release_locks();
       return 1;
     }
-    macs.push_back((*link)->local_mac().str());
-    TargetPort port;
-    port.link = std::move(link).value();
-    ports.push_back(std::move(port));
+    links.push_back(std::move(link).value());
   }
-  core.set_ports(ports_for(config, macs));
 
-  TargetOptions options;
-  if (Status ls = set_limits(&options.limits, config.limits); !ls) {
-    LOG_ERROR("%s", ls.message().c_str());
-    release_locks();
-    return 1;
-  }
-  options.poll_us = a.poll_us;
+  DaemonOptions options;
+  options.config_file = a.config;
+  options.limit_flags = a.limits;
+  options.transport.poll_us = a.poll_us;
   // auto: only with cores to spare beyond the loop's; on 2 cores shared with the host side the
   // hand-over cost more than it saved (docs/PERFORMANCE.md).
-  options.tx_thread = a.tx_thread == "on" || (a.tx_thread == "auto" && usable_cpus() >= 4);
-  LOG_DEBUG("send thread per port: %s", options.tx_thread ? "yes" : "no");
-  // The one place the transport is made: every port, one thread.
-  TargetTransport transport(&core, std::move(ports), options);
-
-  TargetConfig current = config;
-  if (!a.config.empty()) {
-    transport.set_reload_handler([&] {
-      LOG_INFO("SIGHUP: re-reading %s", a.config.c_str());
-      auto next = load_target_config(a.config);
-      if (!next) {
-        LOG_ERROR("configuration not changed: %s", next.status().message().c_str());
-        return;
-      }
-      for (const auto& [key, value] : a.limits) next->limits[key] = value;  // the flags still win
-      std::vector<std::string> summary;
-      if (Status s = apply_config_change(core, current, *next, a.config, &summary); !s) {
-        LOG_ERROR("configuration not changed: %s", s.message().c_str());
-        return;
-      }
-      current = std::move(next).value();
-      if (summary.empty()) summary.push_back("no change");
-      for (const auto& line : summary) LOG_INFO("reload: %s", line.c_str());
-    });
+  options.transport.tx_thread = a.tx_thread == "on" || (a.tx_thread == "auto" && usable_cpus() >= 4);
+  LOG_DEBUG("send thread per port: %s", options.transport.tx_thread ? "yes" : "no");
+  // One statistics socket per process, named after its first lock.
+  options.control_socket = target_socket_path(
+      first_lock_path.empty() ? target_lock_path(config.ports[0].traddr, config.ports[0].ethertype) : first_lock_path);
+  auto daemon = TargetDaemon::create(config, std::move(links), std::move(options));
+  if (!daemon) {
+    LOG_ERROR("%s", daemon.status().message().c_str());
+    release_locks();
+    return 1;
   }
 
   struct sigaction sa {};
@@ -391,42 +283,11 @@ int serve(const TargetConfig& config, const std::string& file, const Args& a) {
   sigemptyset(&hup.sa_mask);
   ::sigaction(SIGHUP, &hup, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  g_transport.store(&transport);
-  if (g_signals) transport.request_stop();  // a signal before the handler could see the transport
+  g_daemon.store(daemon->get());
+  if (g_signals) (*daemon)->request_stop();  // a signal before the handler could see the daemon
 
-  for (size_t i = 0; i < config.ports.size(); ++i) {
-    const PortConfig& pc = config.ports[i];
-    std::string subs;
-    for (const auto& nqn : pc.subsystems) subs += (subs.empty() ? "" : ", ") + nqn;
-    LOG_INFO("serving %s on %s (%s, EtherType 0x%04x, port %u)", subs.empty() ? "nothing" : subs.c_str(),
-             pc.traddr.c_str(), macs[i].c_str(), pc.ethertype, pc.portid);
-  }
-  for (const auto& sub : config.subsystems) {
-    if (sub.allow_any_host) {
-      LOG_INFO("%s: any host may connect", sub.nqn.c_str());
-    } else {
-      std::string hosts;
-      for (const auto& h : sub.allowed_hosts) hosts += (hosts.empty() ? "" : ", ") + h;
-      LOG_INFO("%s: allowed hosts: %s", sub.nqn.c_str(), hosts.empty() ? "none" : hosts.c_str());
-    }
-  }
-
-  // Statistics for `nvmeoe target-stats`; the target serves without them if the socket fails.
-  // One socket per process, named after its first lock; one source per port.
-  std::vector<TargetControlServer::Source> sources;
-  for (size_t i = 0; i < config.ports.size(); ++i) {
-    std::string name = config.ports[i].traddr;
-    for (const auto& nqn : config.ports[i].subsystems) name += " " + nqn;
-    sources.push_back({name, &transport, i});
-  }
-  const std::string socket_base =
-      first_lock_path.empty() ? target_lock_path(config.ports[0].traddr, config.ports[0].ethertype) : first_lock_path;
-  auto control = TargetControlServer::start(target_socket_path(socket_base), std::move(sources));
-  if (!control) LOG_WARN("no statistics socket: %s", control.status().message().c_str());
-
-  Status s = transport.run();
-  g_transport.store(nullptr);
-  if (control) control->reset();
+  Status s = (*daemon)->run();
+  g_daemon.store(nullptr);
   release_locks();
   if (!s) {
     LOG_ERROR("%s", s.message().c_str());

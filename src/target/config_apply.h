@@ -22,12 +22,13 @@ Result<std::vector<std::unique_ptr<Subsystem>>> build_subsystems(const TargetCon
 Result<std::map<std::string, std::shared_ptr<const HostAuth>>> build_host_auth(const TargetConfig& config,
                                                                                const std::string& file);
 
-// The discovery ports of a configuration, given each port's MAC (same order as config.ports).
+// The core's ports of a configuration (TargetCore::set_ports), given each port's MAC (same order as
+// config.ports).
 std::vector<Port> ports_for(const TargetConfig& config, const std::vector<std::string>& macs);
 
 // Applies `next` over `current` (what the core was built from). Ports must keep their addresses
-// (portid, interface, EtherType); their subsystem lists may change (the caller updates the
-// transport). On error nothing has changed. `summary` receives one line per change.
+// (portid, interface, EtherType); their subsystem lists may change (the core's ports are updated
+// here). On error nothing has changed. `summary` receives one line per change.
 Status apply_config_change(TargetCore& core, const TargetConfig& current, const TargetConfig& next,
                            const std::string& file, std::vector<std::string>* summary);
 

@@ -10,35 +10,20 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 
 #include "link/link.h"
 #include "target/control_server.h"
 #include "target/core.h"
 #include "target/target.h"
+#include "test_util.h"
 #include "wire/frame.h"
 
 namespace nvmeoe {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nvmeoe-unix-stream.XXXXXX";
-    path_ = ::mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)!std::system(("rm -rf '" + path_ + "'").c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 TEST(UnixStream, ListensOwnerOnlyAndConnects) {
-  TempDir dir;
+  test::TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   std::string path = dir.path() + "/s.sock";
   mode_t old = ::umask(0);  // whatever the umask, the socket is the owner's alone
@@ -68,7 +53,7 @@ TEST(UnixStream, ListensOwnerOnlyAndConnects) {
 }
 
 TEST(UnixStream, AbsentServerAndLongPathAreClearErrors) {
-  TempDir dir;
+  test::TempDir dir;
   auto absent = connect_unix(dir.path() + "/none.sock", std::chrono::seconds(1), "no server at none.sock");
   ASSERT_FALSE(absent);
   EXPECT_EQ(absent.status().err(), ENODEV);
@@ -126,7 +111,7 @@ TEST(UnixStream, CancelFdEndsAWaitingRead) {
 // The target's control server stops at once although a client keeps an idle connection (it is
 // served one client at a time, with a 2 s idle limit).
 TEST(UnixStream, ControlServerStopsWhileAClientWaits) {
-  TempDir dir;
+  test::TempDir dir;
   auto pair =
       make_memory_link_pair(1500, kDefaultEtherType, MacAddress{{2, 0, 0, 0, 7, 1}}, MacAddress{{2, 0, 0, 0, 7, 2}});
   TargetCore core;
