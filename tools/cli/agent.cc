@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,15 +22,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <list>
 #include <memory>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <thread>
 
 #include "cli/agent_log.h"
 #include "cli/agent_server.h"
+#include "cli/agent_service.h"
 #include "cli/args.h"
 #include "cli/control.h"
 #include "cli/run_files.h"
@@ -93,115 +88,6 @@ sigset_t install_signal_handlers() {
   sigdelset(&wait_mask, SIGINT);
   sigdelset(&wait_mask, SIGHUP);
   return wait_mask;
-}
-
-// Serves each client connection on its own thread, so an idle or slow client never holds up
-// another (the library accepts submissions from any thread).
-class ClientPool {
- public:
-  static constexpr size_t kMaxClients = 64;
-
-  ClientPool(HostController* hc, std::string name, int pid, uint16_t ethertype, FrontendSummary frontend, int wake_fd)
-      : hc_(hc),
-        name_(std::move(name)),
-        pid_(pid),
-        ethertype_(ethertype),
-        frontend_(std::move(frontend)),
-        wake_fd_(wake_fd) {}
-  ~ClientPool() { stop(); }
-
-  // Takes ownership of the connected socket `fd`.
-  void add(int fd) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (clients_.size() >= kMaxClients) {
-      syslog(LOG_WARNING, "%s: too many control connections; refusing one", name_.c_str());
-      ::close(fd);
-      return;
-    }
-    auto client = std::make_unique<Client>();
-    Client* c = client.get();
-    c->fd = fd;
-    clients_.push_back(std::move(client));
-    c->thread = std::thread([this, c] { serve(c); });
-  }
-
-  // Joins the threads of closed connections.
-  void reap() {
-    std::list<std::unique_ptr<Client>> finished;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto it = clients_.begin(); it != clients_.end();) {
-        if ((*it)->done) {
-          finished.push_back(std::move(*it));
-          it = clients_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    for (auto& c : finished) c->thread.join();
-  }
-
-  // Ends every open connection and joins all threads.
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& c : clients_)
-        if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
-    }
-    for (auto& c : clients_) c->thread.join();
-    clients_.clear();
-  }
-
-  bool disconnect_requested() const { return disconnect_.load(); }
-
- private:
-  struct Client {
-    int fd = -1;
-    std::thread thread;
-    bool done = false;  // guarded by mu_; once set, only the client's own thread touches fd
-  };
-
-  void serve(Client* c) {
-    ControlStream stream(c->fd);  // closes fd when this function returns, after `done` is set
-    stream.set_timeout(std::chrono::seconds(60));
-    AgentServer server(hc_, name_, pid_, ethertype_, frontend_);
-    if (server.serve_connection(stream)) {
-      disconnect_ = true;
-      uint64_t one = 1;
-      if (::write(wake_fd_, &one, sizeof one) < 0) {
-        // The main loop also polls the flag every kAgentAlivePoll.
-      }
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    c->done = true;
-  }
-
-  HostController* hc_;
-  std::string name_;
-  int pid_;
-  uint16_t ethertype_;
-  FrontendSummary frontend_;
-  int wake_fd_;
-  std::mutex mu_;
-  std::list<std::unique_ptr<Client>> clients_;
-  std::atomic<bool> disconnect_{false};
-};
-
-Status write_info_file(const std::string& path, const ControllerModel& m) {
-  nlohmann::json j = {{"name", m.name},           {"pid", m.pid},           {"target_mac", m.target_mac},
-                      {"subnqn", m.subnqn},       {"hostnqn", m.hostnqn},   {"iface", m.iface},
-                      {"ethertype", m.ethertype}, {"frontend", m.frontend}, {"socket", control_socket_path(m.name)}};
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    // Texts from the target are checked at connect; should one still not be UTF-8, it is
-    // replaced rather than thrown on (an exception here would end the agent).
-    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    if (!out) return Status::error("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno(errno, "renaming " + tmp);
-  return Status::ok();
 }
 
 // Claims the lowest free controller name by locking its lock file.
@@ -295,62 +181,45 @@ FrontendSummary summarize(const Frontend* frontend) {
   std::unique_ptr<Frontend> frontend = std::move(started).value();
   const FrontendSummary frontend_summary = summarize(frontend.get());
 
-  auto listen_fd = listen_unix(sock_path, 16);
-  if (!listen_fd) {
+  AgentService::Params sp;
+  sp.hc = hc.get();
+  sp.name = *name;
+  sp.pid = pid;
+  sp.ethertype = options.ethertype;
+  sp.frontend = frontend_summary;
+  sp.socket_path = sock_path;
+  sp.info_path = json_path;
+  sp.alive_poll = kAgentAlivePoll;
+  auto service = AgentService::start(std::move(sp));
+  if (!service) {
     if (frontend) frontend->stop();
     hc->disconnect();
     lock.release(true);
-    fail(listen_fd.status().message());
+    fail(service.status().message());
   }
   ControllerModel model = controller_model(*hc, *name, pid, options.ethertype, frontend_summary);
-  if (Status s = write_info_file(json_path, model); !s) syslog(LOG_WARNING, "%s", s.message().c_str());
-
   syslog(LOG_INFO, "%s: connected to %s at %s via %s (link %s, cntlid %u, frontend %s)", name->c_str(),
          options.subnqn.c_str(), options.target_mac.c_str(), options.host_iface.c_str(), model.link.c_str(),
          model.cntlid, model.frontend.c_str());
   write_status_line(status_fd, "OK " + *name);
   ::close(status_fd);
 
-  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  ClientPool clients(hc.get(), *name, pid, options.ethertype, frontend_summary, wake_fd);
-  int dead_polls = 0;
-  const char* reason = "disconnect requested";
-  while (!clients.disconnect_requested()) {
-    if (g_stop_signal) {
-      reason = "stopped by signal";
-      break;
-    }
-    if (!hc->alive()) {
-      if (++dead_polls >= 2) {
-        reason = "association lost";
-        syslog(LOG_ERR, "%s: association with %s at %s lost; exiting", name->c_str(), options.subnqn.c_str(),
-               options.target_mac.c_str());
-        break;
-      }
-    } else {
-      dead_polls = 0;
-    }
-    clients.reap();
-    pollfd pfds[2] = {{*listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    timespec timeout{0, static_cast<long>(std::chrono::nanoseconds(kAgentAlivePoll).count())};
-    int rc = ::ppoll(pfds, wake_fd >= 0 ? 2 : 1, &timeout, &wait_mask);
-    if (rc <= 0 || !(pfds[0].revents & POLLIN)) continue;
-    int client = ::accept4(*listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client >= 0) clients.add(client);
-  }
+  AgentService::End end = (*service)->run([] { return g_stop_signal != 0; }, &wait_mask);
+  const char* reason = agent_end_name(end);
+  if (end == AgentService::End::kAssociationLost)
+    syslog(LOG_ERR, "%s: association with %s at %s lost; exiting", name->c_str(), options.subnqn.c_str(),
+           options.target_mac.c_str());
 
   // Files first, so no new client finds a socket that is about to go away.
-  ::close(*listen_fd);
-  ::unlink(sock_path.c_str());
-  ::unlink(json_path.c_str());
+  (*service)->close_files();
   // The devices go before the controller: I/O still in flight then completes or fails with EIO,
   // and nothing is left mounted on a controller that no longer exists.
   if (frontend) frontend->stop();
   // Disconnect before joining the client threads: it fails commands held for a reconnect, which
   // a client thread may be blocked on.
   hc->disconnect();
-  clients.stop();
-  if (wake_fd >= 0) ::close(wake_fd);
+  (*service)->stop_clients();
+  service->reset();
   frontend.reset();
   hc.reset();
   syslog(LOG_INFO, "%s: disconnected (%s)", name->c_str(), reason);
