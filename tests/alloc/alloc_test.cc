@@ -107,14 +107,19 @@ class Driver {
   uint64_t errors() const { return errors_; }
 
  private:
+  // On the test thread for the first kDepth, then on the host's loop thread.
   void submit(size_t slot) {
-    next_lba_ = (next_lba_ + 7 * kBlocks) % (32768 - kBlocks);
+    uint64_t lba;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lba = next_lba_ = (next_lba_ + 7 * kBlocks) % (32768 - kBlocks);
+    }
     // The callback captures two words: std::function keeps it inline.
     auto cb = [this, slot](const Completion& c) { on_done(slot, c); };
     if (write_)
-      host_->write(1, next_lba_, kBlocks, buffers_[slot].data(), cb, 1);
+      host_->write(1, lba, kBlocks, buffers_[slot].data(), cb, 1);
     else
-      host_->read(1, next_lba_, kBlocks, buffers_[slot].data(), cb, 1);
+      host_->read(1, lba, kBlocks, buffers_[slot].data(), cb, 1);
   }
   // On the host's loop thread.
   void on_done(size_t slot, const Completion& c) {
