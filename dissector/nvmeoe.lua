@@ -77,7 +77,10 @@ local F = {
   version = ProtoField.uint8("nvmeoe.version", "Version", base.DEC),
   flags = ProtoField.uint8("nvmeoe.flags", "Frame flags", base.HEX),
   flag_ddgst = ProtoField.bool("nvmeoe.flags.ddgst", "Data digest (DDGST)", 8, nil, 0x01),
-  flag_rsvd = ProtoField.uint8("nvmeoe.flags.reserved", "Reserved flags", base.HEX, nil, 0xfe),
+  flag_tag = ProtoField.bool("nvmeoe.flags.tag", "Frame tag trailer (TAG)", 8, nil, 0x02),
+  flag_rsvd = ProtoField.uint8("nvmeoe.flags.reserved", "Reserved flags", base.HEX, nil, 0xfc),
+  tag_seq = ProtoField.uint64("nvmeoe.tag.seq", "Frame sequence number", base.DEC),
+  tag = ProtoField.bytes("nvmeoe.tag", "Frame tag (AES-256-GMAC, checked with the association's key)"),
   count = ProtoField.uint8("nvmeoe.count", "Segments", base.DEC),
   reserved = ProtoField.uint8("nvmeoe.reserved", "Reserved", base.HEX),
   qid = ProtoField.uint16("nvmeoe.qid", "Queue ID", base.DEC),
@@ -622,8 +625,11 @@ local function dissect(tvb, pinfo, root)
   local nonce = le32(tvb, 8)
   local fi = tree:add(F.flags, tvb(1, 1))
   fi:add(F.flag_ddgst, tvb(1, 1))
+  fi:add(F.flag_tag, tvb(1, 1))
   fi:add(F.flag_rsvd, tvb(1, 1))
-  if bit32.band(flags, 0xfe) ~= 0 then fi:add_proto_expert_info(E.reserved, "Reserved frame flag bits set") end
+  if bit32.band(flags, 0xfc) ~= 0 or bit32.band(flags, 0x03) == 0x03 then
+    fi:add_proto_expert_info(E.reserved, "Reserved frame flag bits set (or DDGST with TAG)")
+  end
   local ci = tree:add(F.count, tvb(2, 1))
   local ri = tree:add(F.reserved, tvb(3, 1))
   if tvb(3, 1):uint() ~= 0 then ri:add_proto_expert_info(E.reserved, "Reserved header byte not 0") end
@@ -683,11 +689,12 @@ local function dissect(tvb, pinfo, root)
   end
   local data_at = at + 4
   local has_dd = bit32.band(flags, 0x01) ~= 0
-  local need = data_at + data_total + (has_dd and 4 or 0)
+  local has_tag = bit32.band(flags, 0x02) ~= 0
+  local need = data_at + data_total + (has_dd and 4 or 0) + (has_tag and 24 or 0)
   local complete = avail >= need
   if not complete then
     tree:add_proto_expert_info(E.truncated, string.format("Segments say %d data bytes%s, frame has %d after the header CRC",
-      data_total, has_dd and " + digest" or "", avail - data_at))
+      data_total, has_dd and " + digest" or has_tag and " + tag trailer" or "", avail - data_at))
   elseif avail > need then
     if avail + 14 <= 60 then
       tree:add(F.padding, tvb(need, avail - need))
@@ -712,6 +719,11 @@ local function dissect(tvb, pinfo, root)
         di:add_proto_expert_info(E.ddgst_bad, string.format("Data digest 0x%08x, computed 0x%08x", got, want))
       end
     end
+  end
+  if complete and has_tag then
+    -- PROTOCOL.md §10.1: the key is the association's, so the tag is shown, not checked.
+    tree:add_le(F.tag_seq, tvb(data_at + data_total, 8))
+    tree:add(F.tag, tvb(data_at + data_total + 8, 16))
   end
   if count > 1 then
     for _, s in ipairs(segs) do

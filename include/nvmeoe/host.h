@@ -107,9 +107,10 @@ struct QueueStats {
 };
 
 // Frames of the controller's link since connect, all queues together: what it sent, what it
-// received, and how many it dropped because a header CRC or data digest did not match.
+// received, how many it dropped because a header CRC or data digest did not match, and how many
+// of an authenticated queue it dropped for their frame tag (wrong, replayed or missing).
 struct FrameCounters {
-  uint64_t sent = 0, received = 0, digest_errors = 0;
+  uint64_t sent = 0, received = 0, digest_errors = 0, auth_errors = 0;
 };
 
 struct DsmRange {

@@ -4,8 +4,10 @@
 // the controller's key, Success2 after checking the controller's response. Part of bring-up, so a
 // reconnect authenticates again. docs/PROTOCOL.md §12.1, docs/SECURITY.md.
 #include <cstring>
+#include <future>
 
 #include "auth/dhchap.h"
+#include "auth/frame_key.h"
 #include "common/log.h"
 #include "host/host_impl.h"
 #include "nvme/auth_msg.h"
@@ -49,6 +51,38 @@ Completion HostControllerImpl::auth_receive(uint16_t qid, std::vector<uint8_t>* 
   *out = *buf;
   auth::wipe(*buf);
   return r;
+}
+
+Status HostControllerImpl::install_frame_keys(uint16_t qid, const auth::FrameKeys& keys) {
+  struct Pair {
+    std::unique_ptr<auth::FrameKey> tx, rx;
+  };
+  auto pair = std::make_shared<Pair>();
+  auto tx = auth::FrameKey::create(keys.host_to_ctrl);
+  if (!tx) return tx.status();
+  auto rx = auth::FrameKey::create(keys.ctrl_to_host);
+  if (!rx) return rx.status();
+  pair->tx = std::move(tx).value();
+  pair->rx = std::move(rx).value();
+  auto p = std::make_shared<std::promise<bool>>();
+  auto f = p->get_future();
+  post([this, qid, p, pair] {
+    HostQueue* q = qid < queues_.size() ? queues_[qid].get() : nullptr;
+    // A queue keeps the keys of its first transaction; a new association starts without any.
+    if (q && !q->rx_key) {
+      q->tx_key = std::move(pair->tx);
+      q->rx_key = std::move(pair->rx);
+    }
+    p->set_value(q != nullptr);
+  });
+  return f.get() ? Status::ok() : Status::error("frame keys: the queue is gone", EIO);
+}
+
+bool HostControllerImpl::frames_authenticated(uint16_t qid) {
+  auto p = std::make_shared<std::promise<bool>>();
+  auto f = p->get_future();
+  post([this, qid, p] { p->set_value(qid < queues_.size() && queues_[qid] && queues_[qid]->keyed); });
+  return f.get();
 }
 
 Status HostControllerImpl::authenticate(uint16_t qid, uint32_t connect_dw0) {
@@ -149,6 +183,11 @@ Status HostControllerImpl::authenticate(uint16_t qid, uint32_t connect_dw0) {
   in.seqnum = ch.seqnum;
   in.tid = tid;
   Status st = auth::host_response(in, opts_.hostnqn, opts_.subnqn, reply.response.data());
+  // The keys of the queue's frames, from the same inputs: the target tags its answers with them
+  // once the transaction has succeeded, so the queue needs them before the last step.
+  auth::FrameKeys keys;
+  if (st) st = auth::derive_frame_keys(in, opts_.hostnqn, opts_.subnqn, &keys);
+  if (st) st = install_frame_keys(qid, keys);
   auth::wipe(*kh);
   if (!st) return give_up(am::reason::kFailed, st.message(), EIO);
   const bool bidirectional = !ctrl_secret_.empty();
@@ -212,6 +251,13 @@ Status HostControllerImpl::authenticate(uint16_t qid, uint32_t connect_dw0) {
     if (!r.ok()) return Status::error(where + "Authentication Send (Success2) failed: " + status_name(r.status), EIO);
   }
   auth::wipe(session);
+  // Without tags on the target's answers now, the target does not authenticate frames (or the
+  // answer was not the target's): the queue would be open to forged frames.
+  if (!frames_authenticated(qid))
+    return Status::error(where +
+                             "the target's answer to the last step carries no frame tag: it does not authenticate "
+                             "frames (docs/PROTOCOL.md §10.1); refused",
+                         EPROTO);
   if (qid == 0)
     LOG_INFO("%s: authenticated with %s, DH group %s%s", target_.str().c_str(), auth::hash_name(hash).c_str(),
              auth::dhgroup_name(group).c_str(), bidirectional ? ", controller authenticated" : "");

@@ -82,6 +82,7 @@ FrameCounters HostControllerImpl::frame_counters() const {
   f.sent = c.tx_frames;
   f.received = c.rx_frames;
   f.digest_errors = digest_errors_.load(std::memory_order_relaxed);
+  f.auth_errors = auth_errors_.load(std::memory_order_relaxed);
   return f;
 }
 

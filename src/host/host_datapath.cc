@@ -187,7 +187,8 @@ TxAssoc HostControllerImpl::assoc_for(const HostQueue& q) const {
   a.a.cntlid = bound ? info_.cntlid : kNoController;
   a.a.nonce = q.nonce;
   a.max_frame = q.max_frame;
-  a.data_digest = q.digests & digest_bits::kData;
+  a.data_digest = !q.keyed && (q.digests & digest_bits::kData);
+  if (q.keyed) a.sealer = q.tx_key.get();
   return a;
 }
 
@@ -291,6 +292,8 @@ void HostControllerImpl::send_terminate(HostQueue& q, TerminateReason why) {
     put_le16(m.data(), uint16_t(why));
     put_le16(m.data() + 2, 0);
   }
+  // Sealed now: the queue, and the key the batch would seal it with, may go before the next flush.
+  if (a.sealer) flush_tx();
   q.state = HostQueue::State::kIdle;
 }
 
@@ -307,11 +310,14 @@ void HostControllerImpl::on_frame(std::span<const uint8_t> bytes) {
   if (f.a.qid >= queues_.size() || !queues_[f.a.qid]) return;
   HostQueue& q = *queues_[f.a.qid];
   if (f.a.nonce != q.nonce) return;  // an older association of this queue
+  if (!frame_authentic(q, f)) return;
   const FrameKind first = f.segs[0].h.kind;
   // A target that lost the association (it restarted) cannot know the digests it had: its
-  // Terminate comes without a data digest, and is accepted so the host reconnects at once.
+  // Terminate comes without a data digest, and is accepted so the host reconnects at once (not
+  // on an authenticated queue, where only a tagged frame counts: frame_authentic).
   if (q.state == HostQueue::State::kReady && first != FrameKind::kTerminate &&
-      (((q.digests & digest_bits::kData) && !f.has_data_digest()) || (q.bound && f.a.cntlid != info_.cntlid))) {
+      (((q.digests & digest_bits::kData) && !f.has_data_digest() && !f.has_tag()) ||
+       (q.bound && f.a.cntlid != info_.cntlid))) {
     bump(digest_errors_);
     return;  // negotiated protection missing, or not our controller: dropped like a lost frame
   }
@@ -339,6 +345,24 @@ void HostControllerImpl::on_frame(std::span<const uint8_t> bytes) {
         break;  // Commands: only a target receives those
     }
   }
+}
+
+bool HostControllerImpl::frame_authentic(HostQueue& q, const Frame& f) {
+  if (f.has_tag()) {
+    auth::FrameCheck c = q.rx_key ? q.rx_key->open(f.tagged, f.trailer) : auth::FrameCheck::kBadTag;
+    if (c != auth::FrameCheck::kOk) {
+      bump(auth_errors_);
+      LOG_DEBUG("queue %u: dropped a frame: %s", q.qid, q.rx_key ? auth::frame_check_name(c) : "a tag without keys");
+      return false;
+    }
+    q.keyed = true;  // the target tags: so does the host from now on
+    return true;
+  }
+  if (!q.keyed) return true;
+  // Untagged on an authenticated queue, a forged Terminate included: dropped like a lost frame.
+  bump(auth_errors_);
+  LOG_DEBUG("queue %u: dropped a frame without a tag", q.qid);
+  return false;
 }
 
 // A frame of another protocol version: a version 1 target's answer to send_v1_probe() ends that
@@ -501,7 +525,8 @@ void HostControllerImpl::try_complete(HostQueue& q, HostSlot& s) {
 
 // Asks for the holes of a read (an empty list asks for the response again).
 void HostControllerImpl::request_missing(HostQueue& q, HostSlot& s) {
-  auto holes = s.received.missing(s.have_response ? s.expect : s.cmd.len, max_retransmit_ranges(q.max_frame));
+  auto holes = s.received.missing(s.have_response ? s.expect : s.cmd.len,
+                                  max_retransmit_ranges(tagged_max_frame(q.max_frame, q.keyed)));
   ranges_.clear();
   for (auto& [off, len] : holes) ranges_.push_back({uint32_t(off), uint32_t(len)});
   maybe_flush();

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/frame_key.h"
 #include "auth/secret.h"
 #include "common/status.h"
 #include "host/host_queue.h"
@@ -71,6 +72,12 @@ class HostControllerImpl final : public HostController {
   Status authenticate(uint16_t qid, uint32_t connect_dw0);
   Completion auth_send(uint16_t qid, const std::vector<uint8_t>& msg);
   Completion auth_receive(uint16_t qid, std::vector<uint8_t>* buf);
+  // Frame authentication (docs/PROTOCOL.md §10.1): hands a queue the keys of its transaction, and
+  // asks whether the target's frames on it are tagged now.
+  Status install_frame_keys(uint16_t qid, const auth::FrameKeys& keys);
+  bool frames_authenticated(uint16_t qid);
+  // The frame tag of a frame of `q`: false when it must be dropped (counted).
+  bool frame_authentic(HostQueue& q, const Frame& f);
   Status property_get(uint32_t offset, int bytes, uint64_t* out);
   Status property_set(uint32_t offset, uint32_t value);
   Status identify(uint8_t cns, uint32_t nsid, uint8_t* out);
@@ -175,6 +182,7 @@ class HostControllerImpl final : public HostController {
   std::vector<uint8_t> v1_frame_;  // a version 1 frame being sent (send_v1_probe)
   std::mt19937_64 rng_;
   std::atomic<uint64_t> digest_errors_{0};  // written by the loop thread only
+  std::atomic<uint64_t> auth_errors_{0};    // written by the loop thread only
 
   mutable std::mutex stats_mu_;
   std::vector<QueueStats> stats_snapshot_;  // guarded by stats_mu_

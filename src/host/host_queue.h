@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "auth/frame_key.h"
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "nvme/spec.h"
@@ -72,6 +73,11 @@ struct HostQueue {
   bool have_rtt = false;
   HostClock::time_point connect_sent, connect_started, connect_deadline;
   uint32_t v1_probe_nonce = 0;  // a version 1 Connect Request sent to find out why nothing answers
+  // Frame authentication (docs/PROTOCOL.md §10.1): the keys of the queue's DH-HMAC-CHAP
+  // transaction, given before its last step; `keyed` once a tagged frame of the target passed
+  // rx_key: from then on every frame sent is tagged and every frame received must be.
+  std::unique_ptr<auth::FrameKey> tx_key, rx_key;
+  bool keyed = false;
   std::function<void(bool ok, const std::string& why)> on_connected;
 
   void reset_slots(uint16_t n) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "auth/dhchap.h"
+#include "auth/frame_key.h"
 #include "common/log.h"
 #include "common/log_limit.h"
 #include "nvme/auth_msg.h"
@@ -110,6 +111,7 @@ void TargetCore::auth_send(Request* req, Controller& ctrl, QueueAuth& qa, std::s
   }
   // Success2: the host accepted the controller's response.
   qa.authenticated = true;
+  req->frame_keys = std::move(qa.frame_keys);
   qa.step = Step::kDone;
   qa.forget();
   LOG_LIMITED(LogLevel::kInfo, "authenticated", ctrl.hostnqn(),
@@ -193,11 +195,15 @@ uint8_t TargetCore::auth_reply(Controller& ctrl, QueueAuth& qa, uint16_t qid, st
   in.seqnum = qa.s1;
   in.tid = qa.tid;
   Status s = auth::host_response(in, ctrl.hostnqn(), ctrl.subsystem()->nqn, expected);
-  auth::wipe(*key);
-  if (!s) return am::reason::kFailed;
-  bool match = auth::equal_const_time({expected, hl}, r.response);
+  bool match = s && auth::equal_const_time({expected, hl}, r.response);
   auth::wipe({expected, sizeof expected});
   // A wrong key and a replayed Reply (made for another C1, S1 or transaction) look the same here.
+  if (match) {
+    // The keys of this association's frames, from the same inputs as the response.
+    qa.frame_keys = std::make_shared<auth::FrameKeys>();
+    match = auth::derive_frame_keys(in, ctrl.hostnqn(), ctrl.subsystem()->nqn, qa.frame_keys.get()).is_ok();
+  }
+  auth::wipe(*key);
   if (!match) return am::reason::kFailed;
   if (r.cvalid && r.seqnum != 0) {
     // Bidirectional: the host wants the controller to prove its key before it trusts the queue.
@@ -262,7 +268,10 @@ void TargetCore::auth_receive(Request* req, Controller& ctrl, QueueAuth& qa, uin
       if (s) {
         out = std::move(s).value();
         qa.step = qa.c2.empty() ? Step::kDone : Step::kSuccess2;
-        if (qa.c2.empty()) qa.forget();
+        if (qa.c2.empty()) {
+          req->frame_keys = std::move(qa.frame_keys);
+          qa.forget();
+        }
         break;
       }
       LOG_LIMITED(LogLevel::kWarn, "auth failed", ctrl.hostnqn(), "controller %u queue %u: %s", ctrl.cntlid(), qid,

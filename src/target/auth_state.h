@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auth/crypto.h"
+#include "auth/frame_key.h"
 #include "auth/secret.h"
 
 namespace nvmeoe {
@@ -38,7 +39,10 @@ struct QueueAuth {
   uint32_t s1 = 0, s2 = 0;
   std::vector<uint8_t> c1, c2, session_key;
   std::unique_ptr<auth::DhKey> dh;  // the controller's ephemeral key of this transaction
-  uint64_t failures = 0;            // transactions that failed on this queue
+  // Derived once the host's response matched; handed to the transport with the command that
+  // ends the transaction successfully (Request::frame_keys).
+  std::shared_ptr<auth::FrameKeys> frame_keys;
+  uint64_t failures = 0;  // transactions that failed on this queue
 
   ~QueueAuth() { forget(); }
   // Drops the secrets of the transaction (not `authenticated`).
@@ -50,6 +54,7 @@ struct QueueAuth {
     c2.clear();
     session_key.clear();
     dh.reset();
+    frame_keys.reset();
   }
 };
 

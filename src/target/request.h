@@ -12,6 +12,9 @@
 
 namespace nvmeoe {
 
+namespace auth {
+struct FrameKeys;
+}  // namespace auth
 class Controller;
 struct Namespace;
 struct Request;
@@ -48,6 +51,9 @@ struct Request {
   uint32_t data_len = 0;  // bytes of `data` to return to the host (controller-to-host)
   // Set by the core when a Fabrics Connect succeeds: the transport binds its queue to it.
   std::shared_ptr<Controller> connected;
+  // Set by the core on the command that completes a queue's first successful DH-HMAC-CHAP
+  // transaction: the transport tags the queue's frames with them from this command's answer on.
+  std::shared_ptr<auth::FrameKeys> frame_keys;
   // Called exactly once by the core, with cqe.status set (and dw0/dw1 where the command has a result).
   void (*on_complete)(Request* req) = nullptr;
   void* transport_ctx = nullptr;  // owned by the transport

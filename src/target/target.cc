@@ -50,6 +50,10 @@ void TargetTransport::Impl::on_complete(Request* req) {
   if (s.dir == DataDirection::kHostToController) q.counters.bytes_in += s.total;
   if (status_ok(req->cqe.status) && s.dir == DataDirection::kControllerToHost) q.counters.bytes_out += req->data_len;
   if (req->connected) self.bind(q, s, req->connected);
+  if (req->frame_keys) {
+    self.install_frame_keys(q, s, *req->frame_keys);
+    req->frame_keys.reset();
+  }
   record_service_time(q, s);
   self.send_result(q, s, true);
   if (s.buf) self.shared->lru.push_back(&s);  // kept for a retransmission, or reuse; may be taken back
@@ -211,6 +215,7 @@ TargetStats TargetTransport::stats() const {
     sum.duplicates += st.duplicates;
     sum.stale += st.stale;
     sum.digest_errors += st.digest_errors;
+    sum.auth_errors += st.auth_errors;
     sum.associations += st.associations;
     sum.refused_connects += st.refused_connects;
     sum.refused_busy += st.refused_busy;

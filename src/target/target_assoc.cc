@@ -11,7 +11,10 @@ bool TargetTransport::Impl::may_be_sent_from(Queue& q) {
 }
 
 void TargetTransport::Impl::remove_queue(std::map<QueueKey, std::unique_ptr<Queue>>::iterator it) {
-  if (may_be_sent_from(*it->second)) tx_quiesce();  // frames may still point into its slot buffers
+  if (may_be_sent_from(*it->second))
+    tx_quiesce();  // frames may still point into its slot buffers
+  else if (it->second->tx_key)
+    flush_tx();  // frames of the batch are sealed with its key when the batch is finished
   std::unique_ptr<Queue> q = std::move(it->second);
   queues.erase(it);
   q->dead = true;

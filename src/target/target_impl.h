@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "auth/frame_key.h"
 #include "common/bytes.h"
 #include "common/log.h"
 #include "common/log_limit.h"
@@ -86,7 +87,17 @@ struct Queue {
   std::unique_ptr<LatencyHistogram> service;  // command received to response sent (once used)
   uint64_t connect_service_ns = 0;
   AdmissionEntry admission;
+  // Frame authentication (docs/PROTOCOL.md §10.1), from the completion of the queue's first
+  // successful DH-HMAC-CHAP transaction on: every frame sent is tagged with tx_key, and every
+  // frame received must carry a tag rx_key accepts, except, until the first tagged frame from
+  // the host, retransmissions of the command that ended the transaction (keys_cid, keys_gen).
+  std::unique_ptr<auth::FrameKey> tx_key, rx_key;
+  bool host_tags = false;
+  uint16_t keys_cid = 0;
+  uint32_t keys_gen = 0;
 
+  // The frame size the segments of this queue's frames may fill: less with a tag.
+  uint32_t send_max_frame() const { return tagged_max_frame(max_frame, tx_key != nullptr); }
   TxAssoc assoc() const {
     TxAssoc a;
     a.dst = host;
@@ -94,7 +105,8 @@ struct Queue {
     a.a.cntlid = ctrl ? ctrl->cntlid() : kNoController;
     a.a.nonce = nonce;
     a.max_frame = max_frame;
-    a.data_digest = digests & digest_bits::kData;
+    a.data_digest = !tx_key && (digests & digest_bits::kData);
+    a.sealer = tx_key.get();
     return a;
   }
 };
@@ -273,6 +285,10 @@ struct TargetTransport::Impl {
   // dropped; `*unknown` tells whether the association itself is unknown (worth a Terminate reply)
   // rather than a known one that this frame fails to match.
   Queue* find_queue(const Frame& f, bool* unknown);
+  // Frame authentication of a frame of `q` (§10.1): false when it must be dropped (counted).
+  bool frame_authentic(Queue& q, const Frame& f);
+  // The keys of a queue's DH-HMAC-CHAP transaction, installed as its command `s` completes.
+  void install_frame_keys(Queue& q, const Slot& s, const auth::FrameKeys& keys);
 
   void unknown_association(const Frame& f);
 

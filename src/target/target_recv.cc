@@ -95,13 +95,57 @@ Queue* TargetTransport::Impl::find_queue(const Frame& f, bool* unknown) {
     ++st.bad_frames;
     return nullptr;
   }
-  // A negotiated data digest is mandatory: a frame without it is dropped like a lost one.
-  if ((q->digests & digest_bits::kData) && !f.has_data_digest()) {
+  if (!frame_authentic(*q, f)) return nullptr;
+  // A negotiated data digest is mandatory: a frame without it (or a tag) is dropped like a lost one.
+  if ((q->digests & digest_bits::kData) && !f.has_data_digest() && !f.has_tag()) {
     ++st.digest_errors;
     ++q->counters.digest_errors;
     return nullptr;
   }
   return q;
+}
+
+bool TargetTransport::Impl::frame_authentic(Queue& q, const Frame& f) {
+  auto refuse = [&](const char* why) {
+    ++st.auth_errors;
+    ++q.counters.auth_errors;
+    LOG_LIMITED(LogLevel::kWarn, "frame auth", q.host.str(), "queue %u of %s: dropped a frame: %s", q.qid,
+                q.host.str().c_str(), why);
+    return false;
+  };
+  if (!q.rx_key) return f.has_tag() ? refuse("a frame tag on a queue without frame keys") : true;
+  if (f.has_tag()) {
+    auth::FrameCheck c = q.rx_key->open(f.tagged, f.trailer);
+    if (c != auth::FrameCheck::kOk) return refuse(auth::frame_check_name(c));
+    q.host_tags = true;
+    return true;
+  }
+  // Untagged: only the host's retransmissions of the command that ended the transaction, until
+  // the host shows it has the keys too (it tags from that command's answer on).
+  if (!q.host_tags) {
+    bool retransmission = true;
+    for (const Segment& g : f.segments())
+      retransmission = retransmission &&
+                       (g.h.kind == FrameKind::kCommand || g.h.kind == FrameKind::kRetransmitRequest) &&
+                       g.h.cid == q.keys_cid && g.h.gen == q.keys_gen;
+    if (retransmission) return true;
+  }
+  return refuse("no frame tag on an authenticated queue");
+}
+
+void TargetTransport::Impl::install_frame_keys(Queue& q, const Slot& s, const auth::FrameKeys& keys) {
+  if (q.rx_key) return;  // a later transaction on the queue keeps the association's keys
+  auto tx = auth::FrameKey::create(keys.ctrl_to_host);
+  auto rx = auth::FrameKey::create(keys.host_to_ctrl);
+  if (!tx || !rx) {
+    LOG_ERROR("queue %u of %s: no frame keys: %s", q.qid, q.host.str().c_str(),
+              (!tx ? tx.status() : rx.status()).message().c_str());
+    return;  // the host refuses a queue whose answers carry no tag
+  }
+  q.tx_key = std::move(tx).value();
+  q.rx_key = std::move(rx).value();
+  q.keys_cid = s.req.sqe.cid;
+  q.keys_gen = s.gen;
 }
 
 void TargetTransport::Impl::unknown_association(const Frame& f) {
@@ -339,7 +383,7 @@ void TargetTransport::Impl::send_holes(Queue& q, Slot& s) {
   std::vector<ByteRange>& ranges = holes_scratch;
   ranges.clear();
   if (s.state == Slot::State::kReceiving)
-    for (auto& [off, len] : s.received.missing(s.total, max_retransmit_ranges(q.max_frame)))
+    for (auto& [off, len] : s.received.missing(s.total, max_retransmit_ranges(q.send_max_frame())))
       ranges.push_back({uint32_t(off), uint32_t(len)});
   maybe_flush();
   std::span<uint8_t> m = tx->add(q.tx, q.assoc(), seg_for(FrameKind::kRetransmitRequest, s.req.sqe.cid, s.gen),
@@ -387,6 +431,9 @@ void TargetTransport::Impl::on_retransmit(Queue& qr, const Segment& g) {
 void TargetTransport::Impl::on_terminate(const Frame& f) {
   auto it = queues.find(QueueKey{f.src.b, f.a.qid, f.a.nonce});
   if (it == queues.end()) return;
+  // On an authenticated queue only a tagged Terminate ends anything: a station that copied the
+  // association's addresses cannot.
+  if (!frame_authentic(*it->second, f)) return;
   std::shared_ptr<Controller> ctrl = it->second->ctrl;
   LOG_LIMITED(LogLevel::kInfo, "terminated", f.src.str(), "host %s terminated queue %u", f.src.str().c_str(), f.a.qid);
   if (f.a.qid == 0 && ctrl) {

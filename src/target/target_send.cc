@@ -47,6 +47,8 @@ std::span<uint8_t> TargetTransport::Impl::add_alone(const MacAddress& dst, const
   to.dst = dst;
   to.a = a;
   to.max_frame = link_max_frame;
+  // A Terminate on an authenticated queue is tagged, or the host would not believe it.
+  if (auto it = queues.find(QueueKey{dst.b, a.qid, a.nonce}); it != queues.end()) to.sealer = it->second->tx_key.get();
   return tx->add_alone(to, h, meta);
 }
 

@@ -38,6 +38,7 @@ void to_json(json& j, const TargetQueueStats& q) {
            {"duplicates", c.duplicates},
            {"stale", c.stale},
            {"digest_errors", c.digest_errors},
+           {"auth_errors", c.auth_errors},
            {"service_count", q.service_time.count},
            {"service_mean_us", q.service_time.mean_us},
            {"service_max_us", q.service_time.max_us},
@@ -60,6 +61,7 @@ void to_json(json& j, const TargetSnapshot& s) {
              {"duplicates", t.duplicates},
              {"stale", t.stale},
              {"digest_errors", t.digest_errors},
+             {"auth_errors", t.auth_errors},
              {"associations", t.associations},
              {"refused_connects", t.refused_connects},
              {"refused_busy", t.refused_busy},
@@ -97,6 +99,7 @@ void from_json(const json& j, TargetSnapshot& s) {
   s.totals.duplicates = get_or<uint64_t>(t, "duplicates", 0);
   s.totals.stale = get_or<uint64_t>(t, "stale", 0);
   s.totals.digest_errors = get_or<uint64_t>(t, "digest_errors", 0);
+  s.totals.auth_errors = get_or<uint64_t>(t, "auth_errors", 0);
   s.totals.associations = get_or<uint64_t>(t, "associations", 0);
   s.totals.refused_connects = get_or<uint64_t>(t, "refused_connects", 0);
   s.totals.refused_busy = get_or<uint64_t>(t, "refused_busy", 0);
@@ -140,6 +143,7 @@ void from_json(const json& q, TargetQueueStats& r) {
   c.duplicates = get_or<uint64_t>(q, "duplicates", 0);
   c.stale = get_or<uint64_t>(q, "stale", 0);
   c.digest_errors = get_or<uint64_t>(q, "digest_errors", 0);
+  c.auth_errors = get_or<uint64_t>(q, "auth_errors", 0);
   r.service_time.count = get_or<uint64_t>(q, "service_count", 0);
   r.service_time.mean_us = get_or<double>(q, "service_mean_us", 0);
   r.service_time.max_us = get_or<double>(q, "service_max_us", 0);

@@ -15,6 +15,9 @@ namespace nvmeoe {
 struct TargetStats {
   uint64_t frames_in = 0, frames_out = 0, bad_frames = 0, unknown_association = 0;
   uint64_t commands = 0, duplicates = 0, stale = 0, digest_errors = 0;
+  // Frames of an authenticated association dropped: a tag that does not match, a replayed or
+  // too old sequence number, no tag where one is required, a tag where none can be checked.
+  uint64_t auth_errors = 0;
   uint64_t associations = 0;  // queues currently associated
   // The resource limits at work (resource_limits.h; docs/OPERATIONS.md "Resource limits"):
   uint64_t refused_connects = 0;      // Connect Requests refused: no room (per MAC or in all)
@@ -40,7 +43,7 @@ struct TargetQueueCounters {
   uint64_t commands = 0, reads = 0, writes = 0, other = 0;
   uint64_t bytes_in = 0, bytes_out = 0;  // host-to-controller data executed, controller-to-host data returned
   uint64_t retransmit_requests = 0;      // Retransmit Requests sent (holes and "executing")
-  uint64_t duplicates = 0, stale = 0, digest_errors = 0;
+  uint64_t duplicates = 0, stale = 0, digest_errors = 0, auth_errors = 0;
 };
 
 struct TargetQueueStats {

@@ -133,7 +133,9 @@ DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Fra
   const size_t header_end = at + kHcrcSize;
   // 3. Fields.
   const uint8_t flags = h[hdr::kFlags];
-  if ((flags & ~frame_flag::kKnown) || h[hdr::kReserved]) return DecodeError::kReservedBits;
+  if ((flags & ~frame_flag::kKnown) || h[hdr::kReserved] ||
+      (flags & frame_flag::kDataDigest && flags & frame_flag::kFrameTag))
+    return DecodeError::kReservedBits;
   size_t data_total = 0;
   at = kEthHeaderSize + kFrameHeaderSize;
   for (size_t i = 0; i < count; ++i) {
@@ -159,7 +161,8 @@ DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Fra
   }
   // 4. The data region follows the header CRC: each segment's data in segment order.
   const bool dd = flags & frame_flag::kDataDigest;
-  const size_t need = header_end + data_total + (dd ? kDigestSize : 0);
+  const bool tagged = flags & frame_flag::kFrameTag;
+  const size_t need = header_end + data_total + (dd ? kDigestSize : 0) + (tagged ? kFrameTrailerSize : 0);
   if (size < need) return DecodeError::kTruncated;
   // Trailing bytes are only allowed as padding up to the Ethernet minimum frame size.
   if (size > need && size > kMinEthFrame) return DecodeError::kBadLength;
@@ -175,6 +178,8 @@ DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Fra
   std::memcpy(out->dst.b.data(), p, 6);
   std::memcpy(out->src.b.data(), p + 6, 6);
   out->flags = flags;
+  out->tagged = tagged ? bytes.first(header_end + data_total) : std::span<const uint8_t>();
+  out->trailer = tagged ? p + header_end + data_total : nullptr;
   out->a.qid = get_le16(h + hdr::kQid);
   out->a.cntlid = get_le16(h + hdr::kCntlid);
   out->a.nonce = get_le32(h + hdr::kNonce);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/frame_sealer.h"
 #include "common/mac.h"
 #include "common/tx_frame.h"
 
@@ -60,7 +61,10 @@ inline bool kind_stands_alone(FrameKind k) {
 
 namespace frame_flag {
 constexpr uint8_t kDataDigest = 1u << 0;  // 4 bytes of CRC32C of the data region end the frame
-constexpr uint8_t kKnown = kDataDigest;
+// A sequence number and a tag over the whole frame end it (an authenticated association, §10.1);
+// never together with kDataDigest.
+constexpr uint8_t kFrameTag = 1u << 1;
+constexpr uint8_t kKnown = kDataDigest | kFrameTag;
 }  // namespace frame_flag
 
 namespace seg_flag {
@@ -108,8 +112,14 @@ struct Frame {
   uint8_t count = 0;
   std::array<Segment, kMaxSegments> segs;
 
+  // With kFrameTag: the bytes the tag covers (from the first byte to the end of the data) and
+  // the kFrameTrailerSize bytes after them.
+  std::span<const uint8_t> tagged;
+  const uint8_t* trailer = nullptr;
+
   std::span<const Segment> segments() const { return {segs.data(), count}; }
   bool has_data_digest() const { return flags & frame_flag::kDataDigest; }
+  bool has_tag() const { return flags & frame_flag::kFrameTag; }
 };
 
 enum class DecodeError {
@@ -131,8 +141,9 @@ inline bool is_digest_error(DecodeError e) {
 }
 
 // Parses and checks a whole frame (docs/PROTOCOL.md §3.3): the header CRC before any field is
-// used, then every segment's kind and lengths, then the data digest when the frame has one. Never
-// reads outside `bytes`. On success the segments' spans point into `bytes`.
+// used, then every segment's kind and lengths, then the data digest when the frame has one. A
+// frame tag is located, not checked: that needs the association's key. Never reads outside
+// `bytes`. On success the segments' spans point into `bytes`.
 DecodeError decode_frame(std::span<const uint8_t> bytes, uint16_t ethertype, Frame* out);
 
 // Builds one frame holding the given segments into a vector (control frames, tests, tools; the
@@ -149,6 +160,13 @@ std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, u
 std::vector<uint8_t> build_frame(const MacAddress& dst, const MacAddress& src, uint16_t ethertype,
                                  const FrameAddress& a, const SegmentHeader& h, std::span<const uint8_t> meta,
                                  std::span<const uint8_t> data = {}, bool data_digest = false);
+
+// A frame tag's trailer is longer than the data digest that kFrameOverhead budgets: an
+// authenticated association's frames hold this many bytes less of segments.
+constexpr uint32_t kFrameTagExtra = uint32_t(kFrameTrailerSize - kDigestSize);
+inline uint32_t tagged_max_frame(uint32_t max_frame, bool tagged) {
+  return tagged ? (max_frame > kFrameTagExtra ? max_frame - kFrameTagExtra : 0) : max_frame;
+}
 
 // The largest frame (Ethernet payload bytes) usable on a link of `mtu`, and the bytes of segments
 // (headers, metadata, data) that fit in one such frame.

@@ -16,7 +16,7 @@ constexpr uint32_t kMinSplit = 128;
 
 bool same_association(const TxAssoc& x, const TxAssoc& y) {
   return x.dst == y.dst && x.a.qid == y.a.qid && x.a.nonce == y.a.nonce && x.a.cntlid == y.a.cntlid &&
-         x.max_frame == y.max_frame && x.data_digest == y.data_digest;
+         x.max_frame == y.max_frame && x.data_digest == y.data_digest && x.sealer == y.sealer;
 }
 
 }  // namespace
@@ -25,7 +25,7 @@ TxBatch::TxBatch(MacAddress src, uint16_t ethertype, uint32_t link_max_frame)
     : src_(src), ethertype_(ethertype), link_max_frame_(link_max_frame) {}
 
 void TxBatch::reserve(Buf& b, size_t more) {
-  const size_t need = b.len + more + kHcrcSize + kDigestSize;
+  const size_t need = b.len + more + kHcrcSize + std::max(kDigestSize, kFrameTrailerSize);
   if (need <= b.cap) return;
   size_t cap = std::max({need, b.cap * 2, size_t(256)});
   auto grown = std::make_unique<uint8_t[]>(cap);
@@ -47,7 +47,7 @@ TxBatch::Buf* TxBatch::new_frame(TxCursor& cur, const TxAssoc& a) {
   b->len = 0;
   reserve(*b, kEthHeaderSize + kFrameHeaderSize);
   b->len = kEthHeaderSize + kFrameHeaderSize;
-  b->room = segment_budget(std::min(a.max_frame, link_max_frame_));
+  b->room = segment_budget(frame_limit(a));
   b->data_bytes = 0;
   b->nseg = 0;
   b->alone = false;
@@ -83,9 +83,7 @@ uint8_t* TxBatch::append_segment(Buf& b, const SegmentHeader& h, size_t meta_len
 std::span<uint8_t> TxBatch::add(TxCursor& cur, const TxAssoc& a, const SegmentHeader& h, size_t meta_len,
                                 std::span<const uint8_t> data) {
   const size_t need = kSegmentHeaderSize + meta_len + data.size();
-  if (need > segment_budget(std::min(a.max_frame, link_max_frame_)) || data.size() > UINT16_MAX ||
-      meta_len > UINT16_MAX)
-    return {};
+  if (need > segment_budget(frame_limit(a)) || data.size() > UINT16_MAX || meta_len > UINT16_MAX) return {};
   Buf* b = nullptr;
   if (kind_stands_alone(h.kind)) {
     TxCursor own;
@@ -100,7 +98,7 @@ std::span<uint8_t> TxBatch::add(TxCursor& cur, const TxAssoc& a, const SegmentHe
 
 void TxBatch::add_data(TxCursor& cur, const TxAssoc& a, const SegmentHeader& h, const uint8_t* base, uint32_t offset,
                        uint32_t len, uint8_t final_flags) {
-  const uint32_t fresh = max_data_per_frame(std::min(a.max_frame, link_max_frame_));
+  const uint32_t fresh = max_data_per_frame(frame_limit(a));
   if (fresh == 0) return;
   SegmentHeader d = h;
   d.kind = FrameKind::kData;
@@ -122,7 +120,7 @@ void TxBatch::add_data(TxCursor& cur, const TxAssoc& a, const SegmentHeader& h, 
 
 uint32_t TxBatch::capsule_room(const TxCursor& cur, const TxAssoc& a, uint32_t wanted) const {
   const uint32_t meta = uint32_t(kSegmentHeaderSize + kSqeBytes);
-  const uint32_t budget = segment_budget(std::min(a.max_frame, link_max_frame_));
+  const uint32_t budget = segment_budget(frame_limit(a));
   const uint32_t fresh = budget > meta ? budget - meta : 0;
   if (cur.epoch == epoch_ && cur.frame < used_) {
     const Buf& b = *pool_[cur.frame];
@@ -144,7 +142,7 @@ std::span<const TxFrame> TxBatch::finish() {
     put_be16(p + 12, ethertype_);
     uint8_t* h = p + kEthHeaderSize;
     h[hdr::kVersion] = kProtocolVersion;
-    h[hdr::kFlags] = b.a.data_digest ? frame_flag::kDataDigest : 0;
+    h[hdr::kFlags] = b.a.sealer ? frame_flag::kFrameTag : b.a.data_digest ? frame_flag::kDataDigest : 0;
     h[hdr::kCount] = b.nseg;
     h[hdr::kReserved] = 0;
     put_le16(h + hdr::kQid, b.a.a.qid);
@@ -154,7 +152,12 @@ std::span<const TxFrame> TxBatch::finish() {
     b.pieces[0] = std::span<const uint8_t>(p, b.len + kHcrcSize);
     uint32_t n = b.npieces;
     uint32_t bytes = uint32_t(b.len + kHcrcSize + b.data_bytes);
-    if (b.a.data_digest) {
+    if (b.a.sealer) {
+      uint8_t* t = p + b.len + kHcrcSize;
+      b.a.sealer->seal({b.pieces.data(), n}, t);
+      b.pieces[n++] = std::span<const uint8_t>(t, kFrameTrailerSize);
+      bytes += kFrameTrailerSize;
+    } else if (b.a.data_digest) {
       uint32_t crc = 0;
       for (uint32_t k = 1; k < n; ++k) crc = crc32c_extend(crc, b.pieces[k].data(), b.pieces[k].size());
       uint8_t* d = p + b.len + kHcrcSize;

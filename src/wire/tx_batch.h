@@ -6,6 +6,7 @@
 // rules this follows.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,9 @@ struct TxAssoc {
   FrameAddress a;
   uint32_t max_frame = 0;  // negotiated frame size (Ethernet payload bytes)
   bool data_digest = false;
+  // Set on an authenticated association: its frames end with a tag (no data digest) and hold
+  // kFrameTagExtra bytes less.
+  FrameSealer* sealer = nullptr;
 };
 
 // An association's open frame in the current batch. Zero-initialized: none.
@@ -68,7 +72,7 @@ class TxBatch {
   // Bytes of data the batch points to (not copied): the owner flushes before freeing them.
   uint64_t epoch() const { return epoch_; }
 
-  // Closes every frame: writes the frame headers, header CRCs and data digests. The frames are
+  // Closes every frame: writes the frame headers, header CRCs and data digests or frame tags. The frames are
   // valid until clear(); adding after finish() is not allowed.
   std::span<const TxFrame> finish();
   // After the frames were sent: every cursor becomes stale, buffers are kept for reuse.
@@ -87,6 +91,9 @@ class TxBatch {
     std::array<std::span<const uint8_t>, kMaxTxPieces> pieces;  // [0] headers, then data, then digest
     uint32_t npieces = 1;
   };
+  uint32_t frame_limit(const TxAssoc& a) const {
+    return tagged_max_frame(std::min(a.max_frame, link_max_frame_), a.sealer != nullptr);
+  }
   Buf* open_frame(TxCursor& cur, const TxAssoc& a);
   Buf* new_frame(TxCursor& cur, const TxAssoc& a);
   static void reserve(Buf& b, size_t more);

@@ -11,11 +11,14 @@
 #include "auth/secret.h"
 #include "backend/backend.h"
 #include "borrowed_link.h"
+#include "common/bytes.h"
 #include "common/log.h"
 #include "link/link.h"
 #include "nvmeoe/host.h"
+#include "spoof_frames.h"
 #include "target/core.h"
 #include "target/target.h"
+#include "wire/crc32c.h"
 #include "wire/frame.h"
 
 namespace nvmeoe {
@@ -102,6 +105,14 @@ class AuthRig {
   }
 
   std::unique_ptr<HostController> host_;
+
+  Result<TargetSnapshot> snapshot() const { return target_->snapshot(0); }
+  // Sends a frame into the link as a third station on the host's side would.
+  void inject(const std::vector<uint8_t>& frame) {
+    TxFrameList one;
+    one.add(frame);
+    EXPECT_TRUE(host_link_->send(one.frames()).is_ok());
+  }
 
  private:
   std::unique_ptr<Link> host_link_, target_end_;
@@ -251,6 +262,83 @@ TEST(AuthLoopback, ReconnectAuthenticatesAgain) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(host.connected());
   expect_io_works(host);
+}
+
+// A frame `f` made to look authenticated: the tag flag, the header CRC over it again, and a
+// made-up trailer (sequence number far ahead, tag of the attacker's choosing).
+std::vector<uint8_t> with_made_up_tag(std::vector<uint8_t> f) {
+  Frame d;
+  EXPECT_EQ(decode_frame(f, kDefaultEtherType, &d), DecodeError::kNone);
+  size_t hcrc_at = kEthHeaderSize + kFrameHeaderSize, data = 0;
+  for (const Segment& g : d.segments()) {
+    hcrc_at += kSegmentHeaderSize + g.meta.size();
+    data += g.data.size();
+  }
+  f.resize(hcrc_at + kHcrcSize + data);  // no digest, no padding
+  f[kEthHeaderSize + hdr::kFlags] = frame_flag::kFrameTag;
+  put_le32(f.data() + hcrc_at, crc32c(f.data(), hcrc_at));
+  uint8_t trailer[kFrameTrailerSize];
+  put_le64(trailer, 1000);
+  for (size_t i = kFrameSeqSize; i < kFrameTrailerSize; ++i) trailer[i] = uint8_t(i * 31);
+  f.insert(f.end(), trailer, trailer + kFrameTrailerSize);
+  return f;
+}
+
+// A station that copies an authenticated association's MACs, queue ids, controller id and nonce
+// sends a Write and Terminates, untagged and with made-up tags: nothing of them is applied, the
+// host's I/O goes on, and the target counts them.
+TEST(AuthLoopback, ForgedFramesIntoAnAuthenticatedAssociationAreDropped) {
+  AuthRig rig({});
+  auto h = rig.connect(rig.options(kHostKey));
+  ASSERT_TRUE(h.is_ok()) << h.status().message();
+  HostController& host = **h;
+  std::vector<uint8_t> data(4096, 0x3c), back(4096, 0);
+  ASSERT_TRUE(host.write_sync(1, 100, 8, data.data()).ok());
+
+  auto snap = rig.snapshot();
+  ASSERT_TRUE(snap.is_ok());
+  uint32_t admin_nonce = 0, io_nonce = 0;
+  uint16_t cntlid = 0;
+  for (const TargetQueueStats& q : snap->queues) {
+    if (q.qid == 0) admin_nonce = q.nonce;
+    if (q.qid == 1) io_nonce = q.nonce;
+    cntlid = q.cntlid;
+  }
+  ASSERT_NE(admin_nonce, 0u);
+  ASSERT_NE(io_nonce, 0u);
+  const uint64_t before = snap->totals.auth_errors;
+
+  Spoofer spoof(kTargetMac, kDefaultEtherType);
+  Sqe w;
+  w.opcode = io_opcode::kWrite;
+  w.nsid = 1;
+  w.cid = 30;
+  w.cdw10 = 100;  // SLBA: the block the host just wrote
+  w.cdw12 = 0;    // one block, in the capsule
+  std::vector<uint8_t> evil(512, 0xee);
+  std::vector<uint8_t> write = spoof.command(kHostMac, 1, io_nonce, cntlid, w, 77, evil, uint32_t(evil.size()));
+  rig.inject(write);
+  rig.inject(with_made_up_tag(write));
+  SegmentHeader t;
+  t.kind = FrameKind::kTerminate;
+  uint8_t reason[kTerminateMetaSize] = {uint8_t(TerminateReason::kHostDisconnect), 0, 0, 0};
+  std::vector<uint8_t> term =
+      build_frame(kTargetMac, kHostMac, kDefaultEtherType, FrameAddress{0, cntlid, admin_nonce}, t, reason);
+  rig.inject(term);
+  rig.inject(with_made_up_tag(term));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  ASSERT_TRUE(host.connected());
+  ASSERT_TRUE(host.read_sync(1, 100, 8, back.data()).ok());
+  EXPECT_EQ(back, data) << "a forged Write was applied";
+  expect_io_works(host);
+  snap = rig.snapshot();
+  ASSERT_TRUE(snap.is_ok());
+  EXPECT_EQ(snap->totals.auth_errors - before, 4u);
+  bool admin_there = false;
+  for (const TargetQueueStats& q : snap->queues) admin_there = admin_there || (q.qid == 0 && q.nonce == admin_nonce);
+  EXPECT_TRUE(admin_there) << "a forged Terminate ended the controller";
+  EXPECT_EQ(host.frame_counters().auth_errors, 0u);
 }
 
 }  // namespace

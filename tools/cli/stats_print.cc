@@ -205,11 +205,11 @@ std::string format_target_stats(const std::vector<TargetProcessStats>& now, cons
       const TargetStats& s = t.totals;
       appendf(&out,
               "%s (%s, pid %d): %llu associations, frames in %llu out %llu (per command %.2f in, %.2f out), bad %llu, "
-              "digest errors %llu\n",
+              "digest errors %llu, auth errors %llu\n",
               t.name.c_str(), t.mac.c_str(), p.pid, (unsigned long long)s.associations, (unsigned long long)s.frames_in,
               (unsigned long long)s.frames_out, s.commands ? double(s.frames_in) / double(s.commands) : 0.0,
               s.commands ? double(s.frames_out) / double(s.commands) : 0.0, (unsigned long long)s.bad_frames,
-              (unsigned long long)s.digest_errors);
+              (unsigned long long)s.digest_errors, (unsigned long long)s.auth_errors);
       auto u = [](uint64_t v) { return (unsigned long long)v; };
       appendf(&out,
               "limits: refused %llu, busy %llu, evicted %llu, expired %llu, unbound now %llu (commands refused "
