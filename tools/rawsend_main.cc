@@ -3,6 +3,9 @@
 // associations it serves); `discover`, `bad-digest`, `retransmit-request` and `v1-connect` also give
 // captures frame kinds a plain run lacks. `flood` sends one frame size as fast as the link takes
 // it, and `--receive` counts what arrives: together the bare frame rate of a link (bench/run.sh).
+// `forged-write` and `forged-terminate` claim a live association (`--as` its host MAC, `--qid`,
+// `--cntlid`, `--nonce`), half untagged and half with made-up frame tags: an authenticated
+// association must drop them all (tests/e2e/e2e_forged.sh).
 // Only for use inside test network namespaces.
 #include <poll.h>
 #include <time.h>
@@ -42,6 +45,8 @@ enum class Mode {
   kPackedGarbage,
   kV1Connect,
   kFlood,
+  kForgedWrite,
+  kForgedTerminate,
 };
 
 const std::map<std::string, Mode> kModes = {
@@ -57,6 +62,17 @@ const std::map<std::string, Mode> kModes = {
     {"packed-garbage", Mode::kPackedGarbage},
     {"v1-connect", Mode::kV1Connect},
     {"flood", Mode::kFlood},
+    {"forged-write", Mode::kForgedWrite},
+    {"forged-terminate", Mode::kForgedTerminate},
+};
+
+// What a station that copied a live association claims (forged-write, forged-terminate): its
+// host MAC, queue, controller and nonce, and the block a forged Write aims at.
+struct Forgery {
+  MacAddress as;
+  uint16_t qid = 1, cntlid = 1;
+  uint32_t nonce = 1;
+  uint64_t lba = 0;
 };
 
 // Frames are sent in batches of this many; pacing (--pps) is applied per batch.
@@ -64,8 +80,15 @@ constexpr size_t kBatch = 64;
 
 class FrameMaker {
  public:
-  FrameMaker(MacAddress dst, MacAddress src, uint16_t ethertype, uint32_t mtu, uint64_t seed, size_t flood_size)
-      : dst_(dst), src_(src), ethertype_(ethertype), mtu_(mtu), flood_size_(flood_size), rng_(seed) {}
+  FrameMaker(MacAddress dst, MacAddress src, uint16_t ethertype, uint32_t mtu, uint64_t seed, size_t flood_size,
+             Forgery forgery = {})
+      : dst_(dst),
+        src_(src),
+        ethertype_(ethertype),
+        mtu_(mtu),
+        flood_size_(flood_size),
+        forgery_(forgery),
+        rng_(seed) {}
 
   std::vector<uint8_t> make(Mode mode) {
     switch (mode) {
@@ -93,6 +116,10 @@ class FrameMaker {
         return v1_connect_frame();
       case Mode::kFlood:
         return flood_frame();
+      case Mode::kForgedWrite:
+        return forged(forged_write_frame());
+      case Mode::kForgedTerminate:
+        return forged(forged_terminate_frame());
     }
     return {};
   }
@@ -440,6 +467,54 @@ class FrameMaker {
     return build_frame(dst_, src_, ethertype_, FrameAddress{1, 1, 1}, h, {}, bytes, true);
   }
 
+  // A one-block Write of 0xEE bytes to the forged association, in the capsule.
+  std::vector<uint8_t> forged_write_frame() {
+    Sqe sqe;
+    sqe.opcode = io_opcode::kWrite;
+    sqe.nsid = 1;
+    sqe.cid = uint16_t(uniform(0, 1023));
+    sqe.cdw10 = uint32_t(forgery_.lba);
+    sqe.cdw11 = uint32_t(forgery_.lba >> 32);
+    sqe.cdw12 = 0;
+    set_sgl_length(sqe, 512);
+    std::vector<uint8_t> m(kSqeSize), data(512, 0xee);
+    encode_sqe(sqe, m.data());
+    SegmentHeader h;
+    h.kind = FrameKind::kCommand;
+    h.cid = sqe.cid;
+    h.gen = uint32_t(uniform(1, 0xffffffffu));
+    h.total = 512;
+    const FrameAddress a{forgery_.qid, forgery_.cntlid, forgery_.nonce};
+    return build_frame(dst_, forgery_.as, ethertype_, a, h, m, data, coin());
+  }
+  std::vector<uint8_t> forged_terminate_frame() {
+    uint8_t m[kTerminateMetaSize] = {uint8_t(TerminateReason::kHostDisconnect), 0, 0, 0};
+    SegmentHeader h;
+    h.kind = FrameKind::kTerminate;
+    return build_frame(dst_, forgery_.as, ethertype_, FrameAddress{forgery_.qid, forgery_.cntlid, forgery_.nonce}, h,
+                       m);
+  }
+  // Every other forged frame claims to be authenticated: the TAG flag, the header CRC made
+  // again, and a trailer with a sequence number ahead and a made-up tag (docs/PROTOCOL.md §10.1).
+  std::vector<uint8_t> forged(std::vector<uint8_t> f) {
+    if (!coin()) return f;
+    Frame d;
+    if (decode_frame(f, ethertype_, &d) != DecodeError::kNone) return f;
+    size_t hcrc_at = kEthHeaderSize + kFrameHeaderSize, data = 0;
+    for (const Segment& g : d.segments()) {
+      hcrc_at += kSegmentHeaderSize + g.meta.size();
+      data += g.data.size();
+    }
+    f.resize(hcrc_at + kHcrcSize + data);
+    f[kEthHeaderSize + hdr::kFlags] = frame_flag::kFrameTag;
+    put_le32(f.data() + hcrc_at, crc32c(f.data(), hcrc_at));
+    uint8_t trailer[kFrameTrailerSize];
+    put_le64(trailer, uniform(1, 1u << 20));
+    fill_random(trailer + kFrameSeqSize, kFrameTagSize);
+    f.insert(f.end(), trailer, trailer + kFrameTrailerSize);
+    return f;
+  }
+
   void encode_eth(uint8_t* p, const MacAddress& src, uint16_t ethertype) {
     for (int i = 0; i < 6; ++i) p[i] = dst_.b[i];
     for (int i = 0; i < 6; ++i) p[6 + i] = src.b[i];
@@ -451,6 +526,7 @@ class FrameMaker {
   uint16_t ethertype_;
   uint32_t mtu_;
   size_t flood_size_;
+  Forgery forgery_;
   std::mt19937_64 rng_;
 };
 
@@ -493,13 +569,20 @@ int run(int argc, char** argv) {
   app.add_option("--ethertype", ethertype_text, "EtherType the target listens on")->capture_default_str();
   app.add_option("--mode", mode_text,
                  "random|truncated|huge-length|unknown-association|bad-version|wrong-ethertype|discover|bad-digest|"
-                 "retransmit-request|packed-garbage|v1-connect|flood")
+                 "retransmit-request|packed-garbage|v1-connect|flood|forged-write|forged-terminate")
       ->check(CLI::IsMember(kModes));
   app.add_option("--count", count, "number of frames")->capture_default_str();
   app.add_option("--seed", seed, "random seed (printed, for reproducing a run)");
   app.add_option("--pps", pps, "frames per second, 0 for as fast as possible")->capture_default_str();
   app.add_option("--size", size, "flood: bytes of Ethernet payload per frame (at most the MTU)")->capture_default_str();
   app.add_option("--receive", receive_s, "instead of sending: count the frames that arrive for this many seconds");
+  std::string as_text;
+  Forgery forgery;
+  app.add_option("--as", as_text, "forged-*: the host MAC the frames claim to come from");
+  app.add_option("--qid", forgery.qid, "forged-*: queue id")->capture_default_str();
+  app.add_option("--cntlid", forgery.cntlid, "forged-*: controller id")->capture_default_str();
+  app.add_option("--nonce", forgery.nonce, "forged-*: association nonce")->capture_default_str();
+  app.add_option("--lba", forgery.lba, "forged-write: the block written (namespace 1)")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -539,7 +622,16 @@ int run(int argc, char** argv) {
                  static_cast<unsigned long long>(size), l.mtu());
     return 2;
   }
-  FrameMaker maker(*dst, l.local_mac(), uint16_t(et), l.mtu(), seed, size_t(size));
+  forgery.as = l.local_mac();
+  if (!as_text.empty()) {
+    Result<MacAddress> as = MacAddress::parse(as_text);
+    if (!as) {
+      std::fprintf(stderr, "nvmeoe-rawsend: --as: %s\n", as.status().message().c_str());
+      return 2;
+    }
+    forgery.as = *as;
+  }
+  FrameMaker maker(*dst, l.local_mac(), uint16_t(et), l.mtu(), seed, size_t(size), forgery);
 
   uint64_t batch_ns = pps ? kBatch * 1000000000ull / pps : 0;
   std::vector<std::vector<uint8_t>> frames;
