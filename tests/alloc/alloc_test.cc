@@ -190,7 +190,9 @@ TEST_P(AllocTest, NoHeapAllocationPerIoInTheSteadyState) {
                 write ? "4 KiB writes" : "4 KiB reads", (unsigned long long)kIos, seconds,
                 (unsigned long long)allocations, per_io);
     EXPECT_LE(double(allocations), 20.0 * (seconds / 0.1 + 1)) << "allocations grow with the I/Os, not with time";
-    EXPECT_LT(per_io, 0.001);
+    // An allocation on the I/O path would give 1 or more per I/O; the periodic work of a fast run
+    // (0.5 s) has given up to ~60 in 50,000.
+    EXPECT_LT(per_io, 0.01);
   }
   host->get()->disconnect();
   target->request_stop();
