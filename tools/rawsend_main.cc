@@ -25,6 +25,7 @@
 #include "common/mac.h"
 #include "link/link.h"
 #include "nvme/spec.h"
+#include "spoof_frames.h"
 #include "wire/crc32c.h"
 #include "wire/frame.h"
 #include "wire/v1_compat.h"
@@ -498,21 +499,9 @@ class FrameMaker {
   // again, and a trailer with a sequence number ahead and a made-up tag (docs/PROTOCOL.md §10.1).
   std::vector<uint8_t> forged(std::vector<uint8_t> f) {
     if (!coin()) return f;
-    Frame d;
-    if (decode_frame(f, ethertype_, &d) != DecodeError::kNone) return f;
-    size_t hcrc_at = kEthHeaderSize + kFrameHeaderSize, data = 0;
-    for (const Segment& g : d.segments()) {
-      hcrc_at += kSegmentHeaderSize + g.meta.size();
-      data += g.data.size();
-    }
-    f.resize(hcrc_at + kHcrcSize + data);
-    f[kEthHeaderSize + hdr::kFlags] = frame_flag::kFrameTag;
-    put_le32(f.data() + hcrc_at, crc32c(f.data(), hcrc_at));
-    uint8_t trailer[kFrameTrailerSize];
-    put_le64(trailer, uniform(1, 1u << 20));
-    fill_random(trailer + kFrameSeqSize, kFrameTagSize);
-    f.insert(f.end(), trailer, trailer + kFrameTrailerSize);
-    return f;
+    uint8_t tag[kFrameTagSize];
+    fill_random(tag, sizeof tag);
+    return with_made_up_tag(std::move(f), ethertype_, uniform(1, 1u << 20), tag);
   }
 
   void encode_eth(uint8_t* p, const MacAddress& src, uint16_t ethertype) {

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/mac.h"
 #include "nvme/spec.h"
+#include "wire/crc32c.h"
 #include "wire/frame.h"
 
 namespace nvmeoe {
@@ -18,6 +20,28 @@ namespace nvmeoe {
 // The i-th made-up MAC: locally administered, unicast, never a real one's (06:...).
 inline MacAddress spoofed_mac(uint32_t i, uint8_t tag = 0) {
   return MacAddress{{0x06, tag, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
+}
+
+// `frame` (a valid unauthenticated frame) made to claim frame authentication (docs/PROTOCOL.md
+// §10.1): the TAG flag, the header CRC made again, no digest or padding, and a trailer with
+// sequence number `seq` and the tag of the sender's choosing. A receiver must refuse it.
+inline std::vector<uint8_t> with_made_up_tag(std::vector<uint8_t> frame, uint16_t ethertype, uint64_t seq,
+                                             std::span<const uint8_t, kFrameTagSize> tag) {
+  Frame d;
+  if (decode_frame(frame, ethertype, &d) != DecodeError::kNone) return frame;
+  size_t hcrc_at = kEthHeaderSize + kFrameHeaderSize, data = 0;
+  for (const Segment& g : d.segments()) {
+    hcrc_at += kSegmentHeaderSize + g.meta.size();
+    data += g.data.size();
+  }
+  frame.resize(hcrc_at + kHcrcSize + data);
+  frame[kEthHeaderSize + hdr::kFlags] = frame_flag::kFrameTag;
+  put_le32(frame.data() + hcrc_at, crc32c(frame.data(), hcrc_at));
+  uint8_t s[kFrameSeqSize];
+  put_le64(s, seq);
+  frame.insert(frame.end(), s, s + kFrameSeqSize);
+  frame.insert(frame.end(), tag.begin(), tag.end());
+  return frame;
 }
 
 class Spoofer {

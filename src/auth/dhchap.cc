@@ -19,15 +19,9 @@ std::span<const uint8_t> bytes_of(const char* s, size_t n) {
 
 Status response(const ResponseInput& in, const char* role, size_t role_len, const std::string& first_nqn,
                 const std::string& second_nqn, uint8_t* out) {
-  const size_t hl = hash_len(in.hash);
-  if (hl == 0) return Status::error("invalid hash function");
-  if (in.challenge.size() != hl) return Status::error("challenge length does not match the hash");
   uint8_t ca[kMaxHashLen];
-  std::span<const uint8_t> challenge = in.challenge;
-  if (!in.session_key.empty()) {
-    NVMEOE_RETURN_IF_ERROR(augmented_challenge(in.hash, in.session_key, in.challenge, ca));
-    challenge = {ca, hl};
-  }
+  std::span<const uint8_t> challenge;
+  NVMEOE_RETURN_IF_ERROR(challenge_in_use(in, ca, &challenge));
   uint8_t seq[4], tid[2];
   put_le32(seq, in.seqnum);
   put_le16(tid, in.tid);
@@ -56,6 +50,17 @@ Status augmented_challenge(HashId hash, std::span<const uint8_t> session_key, st
   Status s = hmac(hash, {hashed, hl}, {challenge}, out);
   wipe({hashed, sizeof hashed});
   return s;
+}
+
+Status challenge_in_use(const ResponseInput& in, uint8_t* buf, std::span<const uint8_t>* out) {
+  const size_t hl = hash_len(in.hash);
+  if (hl == 0) return Status::error("invalid hash function");
+  if (in.challenge.size() != hl) return Status::error("challenge length does not match the hash");
+  *out = in.challenge;
+  if (in.session_key.empty()) return Status::ok();
+  NVMEOE_RETURN_IF_ERROR(augmented_challenge(in.hash, in.session_key, in.challenge, buf));
+  *out = {buf, hl};
+  return Status::ok();
 }
 
 Status host_response(const ResponseInput& in, const std::string& hostnqn, const std::string& subnqn, uint8_t* out) {

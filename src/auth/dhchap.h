@@ -32,6 +32,10 @@ struct ResponseInput {
 // `out` receives hash_len(in.hash) bytes.
 Status augmented_challenge(HashId hash, std::span<const uint8_t> session_key, std::span<const uint8_t> challenge,
                            uint8_t* out);
+// The challenge as a response (and the frame keys, auth/frame_key.h) use it: in.challenge, or with
+// a DH value the augmented one, written to `buf` (kMaxHashLen bytes). Checks that the hash is one
+// and the challenge has its length.
+Status challenge_in_use(const ResponseInput& in, uint8_t* buf, std::span<const uint8_t>* out);
 Status host_response(const ResponseInput& in, const std::string& hostnqn, const std::string& subnqn, uint8_t* out);
 Status controller_response(const ResponseInput& in, const std::string& hostnqn, const std::string& subnqn,
                            uint8_t* out);

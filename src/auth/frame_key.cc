@@ -32,15 +32,9 @@ FrameKeys::~FrameKeys() {
 
 Status derive_frame_keys(const ResponseInput& in, const std::string& hostnqn, const std::string& subnqn,
                          FrameKeys* out) {
-  const size_t hl = hash_len(in.hash);
-  if (hl == 0 || in.challenge.size() != hl)
-    return Status::error("frame keys: challenge length does not match the hash");
   uint8_t ca[kMaxHashLen];
-  std::span<const uint8_t> challenge = in.challenge;
-  if (!in.session_key.empty()) {
-    NVMEOE_RETURN_IF_ERROR(augmented_challenge(in.hash, in.session_key, in.challenge, ca));
-    challenge = {ca, hl};
-  }
+  std::span<const uint8_t> challenge;
+  NVMEOE_RETURN_IF_ERROR(challenge_in_use(in, ca, &challenge));
   uint8_t seq[4], tid[2];
   put_le32(seq, in.seqnum);
   put_le16(tid, in.tid);

@@ -271,24 +271,10 @@ TEST(AuthLoopback, ReconnectAuthenticatesAgain) {
   expect_io_works(host);
 }
 
-// A frame `f` made to look authenticated: the tag flag, the header CRC over it again, and a
-// made-up trailer (sequence number far ahead, tag of the attacker's choosing).
 std::vector<uint8_t> with_made_up_tag(std::vector<uint8_t> f) {
-  Frame d;
-  EXPECT_EQ(decode_frame(f, kDefaultEtherType, &d), DecodeError::kNone);
-  size_t hcrc_at = kEthHeaderSize + kFrameHeaderSize, data = 0;
-  for (const Segment& g : d.segments()) {
-    hcrc_at += kSegmentHeaderSize + g.meta.size();
-    data += g.data.size();
-  }
-  f.resize(hcrc_at + kHcrcSize + data);  // no digest, no padding
-  f[kEthHeaderSize + hdr::kFlags] = frame_flag::kFrameTag;
-  put_le32(f.data() + hcrc_at, crc32c(f.data(), hcrc_at));
-  uint8_t trailer[kFrameTrailerSize];
-  put_le64(trailer, 1000);
-  for (size_t i = kFrameSeqSize; i < kFrameTrailerSize; ++i) trailer[i] = uint8_t(i * 31);
-  f.insert(f.end(), trailer, trailer + kFrameTrailerSize);
-  return f;
+  uint8_t tag[kFrameTagSize];
+  for (size_t i = 0; i < kFrameTagSize; ++i) tag[i] = uint8_t(i * 31);
+  return nvmeoe::with_made_up_tag(std::move(f), kDefaultEtherType, 1000, tag);
 }
 
 // A station that copies an authenticated association's MACs, queue ids, controller id and nonce

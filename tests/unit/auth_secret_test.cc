@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auth/secret.h"
+#include "test_util.h"
 
 namespace nvmeoe::auth {
 namespace {
@@ -21,15 +22,7 @@ std::vector<uint8_t> counting(size_t n) {
   return v;
 }
 
-std::string hex(std::span<const uint8_t> b) {
-  std::string s;
-  char buf[3];
-  for (uint8_t x : b) {
-    std::snprintf(buf, sizeof buf, "%02x", x);
-    s += buf;
-  }
-  return s;
-}
+using test::hex;
 
 // Printed by Debian 12's nvme-cli (2.4+really2.3, libnvme 1.3) for the secrets 00 01 02 ... with
 // `nvme gen-dhchap-key -s HEX [-m M | -l L] -n kNqn`.

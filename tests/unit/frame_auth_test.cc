@@ -11,6 +11,7 @@
 #include "auth/crypto.h"
 #include "auth/frame_key.h"
 #include "common/bytes.h"
+#include "test_util.h"
 #include "wire/crc32c.h"
 #include "wire/frame.h"
 #include "wire/tx_batch.h"
@@ -31,15 +32,7 @@ const char* kVectorH2c = "d19b55ad7b40db5ba87f3864d8ebb68d24f68298303b9a56397fb2
 const char* kVectorC2h = "3d4d909015cd6bf47aef7c13bbe3214f3a889966758fba4f10d7d4ad3aa23ab0";
 const char* kVectorTag = "50a1c728fa90e1fe07152da075f39fea";
 
-std::string hex(const std::vector<uint8_t>& b) {
-  std::string s;
-  char buf[3];
-  for (uint8_t x : b) {
-    std::snprintf(buf, sizeof buf, "%02x", x);
-    s += buf;
-  }
-  return s;
-}
+using test::hex;
 
 FrameKeys keys_for(uint8_t c1_fill, uint8_t key_fill = 0x11, std::span<const uint8_t> session = {}) {
   std::vector<uint8_t> key(32, key_fill), c1(32, c1_fill);
@@ -82,8 +75,8 @@ TEST(FrameAuth, BothEndsDeriveTheSameKeysAndEachTransactionItsOwn) {
   EXPECT_NE(a.host_to_ctrl, a.ctrl_to_host) << "each direction has its own key";
   // docs/PROTOCOL.md §10.1 gives this vector: Kh' = 32 × 11h, C1 = 32 × 5Ah, S1 = 7, T_ID = 3,
   // SHA-256, no DH, the NQNs above.
-  EXPECT_EQ(hex({a.host_to_ctrl.begin(), a.host_to_ctrl.end()}), kVectorH2c);
-  EXPECT_EQ(hex({a.ctrl_to_host.begin(), a.ctrl_to_host.end()}), kVectorC2h);
+  EXPECT_EQ(hex(a.host_to_ctrl), kVectorH2c);
+  EXPECT_EQ(hex(a.ctrl_to_host), kVectorC2h);
   EXPECT_NE(keys_for(0x5b).host_to_ctrl, a.host_to_ctrl) << "another challenge, other keys";
   EXPECT_NE(keys_for(0x5a, 0x12).host_to_ctrl, a.host_to_ctrl) << "another host key, other keys";
   std::vector<uint8_t> z(256, 0x33);

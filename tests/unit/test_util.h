@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 
@@ -14,6 +16,17 @@
 #include "target/core.h"
 
 namespace nvmeoe::test {
+
+// Lower-case hex of `b`, for comparing bytes with the vectors of specs and docs.
+inline std::string hex(std::span<const uint8_t> b) {
+  std::string s;
+  char buf[3];
+  for (uint8_t x : b) {
+    std::snprintf(buf, sizeof buf, "%02x", x);
+    s += buf;
+  }
+  return s;
+}
 
 class TempDir {
  public:
